@@ -1,0 +1,22 @@
+"""Typed settings: `config/<pipeline>.yaml` overridden by EVENTYARD_<SECTION>__<KEY>."""
+
+from config.durations import Duration, parse_duration
+from config.settings import (
+    EventyardSettings,
+    KafkaSettings,
+    PipelineSettings,
+    RecoverySettings,
+    StateSettings,
+    load_settings,
+)
+
+__all__ = [
+    "Duration",
+    "parse_duration",
+    "EventyardSettings",
+    "KafkaSettings",
+    "PipelineSettings",
+    "RecoverySettings",
+    "StateSettings",
+    "load_settings",
+]

@@ -1,0 +1,181 @@
+"""Settings models. Precedence: explicit overrides > environment > YAML file > defaults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from config.durations import Duration
+from eventyard.errors import ConfigError
+
+__all__ = [
+    "KafkaSettings",
+    "StateSettings",
+    "RecoverySettings",
+    "PipelineSettings",
+    "EventyardSettings",
+    "load_settings",
+    "CONFIG_DIR",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parent
+ENV_PREFIX = "EVENTYARD_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "eventyard"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    start_from: Literal["earliest", "latest"] = "earliest"
+    max_poll_records: int = Field(default=1000, ge=1)
+    idle_backoff: Duration = timedelta(milliseconds=20)
+    linger: Duration = timedelta(milliseconds=5)
+    topic_partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "KafkaSettings":
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        """kafka-python keyword arguments shared by consumers, producers and admin."""
+        opts: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if (value := getattr(self, name)) is not None:
+                opts[name] = str(value)
+        return opts
+
+
+class StateSettings(_Section):
+    dir: Path = Path("var/state")
+    # Virtual shards; fixed for the life of a state directory (changing it would
+    # move aggregates between stores). >= 256 spreads evenly over workers.
+    shards: int = Field(default=256, ge=1, le=65536)
+    dedup_retention: Duration = timedelta(days=7)
+    outbox_retention: Duration = timedelta(hours=1)
+    history_size: int = Field(default=20, ge=0)
+    max_parked: int = Field(default=100, ge=0)
+    # Start a shard with an empty store even though bytewax recovery knew it.
+    rebuild_missing: bool = False
+
+
+class RecoverySettings(_Section):
+    dir: Path = Path("var/recovery")
+    partitions: int = Field(default=4, ge=1)
+    snapshot_interval: Duration = timedelta(seconds=5)
+    backup_interval: Duration = timedelta(0)
+
+
+class PipelineSettings(_Section):
+    inputs: list[str] = Field(min_length=1)
+    outputs: dict[str, str] = Field(min_length=1)
+    dead_letter: str
+    max_event_bytes: int = Field(default=512 * 1024, ge=1)
+    max_hops: int = Field(default=16, ge=1)
+    # Finished instances are kept this long so late events can be compensated.
+    finished_retention: Duration = timedelta(days=7)
+    # Events for an aggregate whose start event never comes are dead-lettered after this.
+    orphan_timeout: Duration = timedelta(hours=1)
+
+
+class EventyardSettings(BaseSettings):
+    """Settings shared by every pipeline; pipelines add one section of their own."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    name: str
+    kafka: KafkaSettings = KafkaSettings()
+    state: StateSettings = StateSettings()
+    recovery: RecoverySettings = RecoverySettings()
+    pipeline: PipelineSettings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc)
+    env = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    return f"{key} [{env}]: {error['msg']}{shown}"
+
+
+def load_settings(
+    name: str,
+    section: type[BaseModel] | None = None,
+    *,
+    yaml_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> EventyardSettings:
+    """Load settings for pipeline `name`; raise ConfigError naming every bad key.
+
+    `section` is the pipeline's own options model, stored under a key equal to the
+    pipeline name (so EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT reaches it).
+    """
+    path = yaml_file if yaml_file is not None else CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    namespace: dict[str, Any] = {
+        "__annotations__": {},
+        "model_config": SettingsConfigDict(**{**EventyardSettings.model_config, "yaml_file": path}),
+    }
+    if section is not None:
+        namespace["__annotations__"][name] = section
+        namespace[name] = section()
+    settings_cls = type(f"{name.title().replace('_', '')}Settings", (EventyardSettings,), namespace)
+    try:
+        return settings_cls(**{"name": name, **(overrides or {})})
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid configuration for {name} ({path}):\n  {problems}") from None

@@ -1,0 +1,43 @@
+"""The event envelope every record on an Eventyard topic carries, and its wire codec."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = ["Envelope", "encode_envelope", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Envelope(BaseModel):
+    """Metadata common to all events and commands; `payload` is type-specific.
+
+    Unknown top-level fields are ignored so producers can add metadata without
+    breaking older workers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=200)
+    aggregate_id: str = Field(min_length=1, max_length=500)
+    occurred_at: AwareDatetime
+    producer: str = Field(min_length=1)
+    schema_version: int = Field(default=1, ge=1)
+    trace_id: str | None = None
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    hops: int = Field(default=0, ge=0)
+    sequence: int | None = Field(default=None, ge=0)
+    payload: dict[str, Any]
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """Serialize to the wire format (compact JSON, RFC 3339 timestamps)."""
+    return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True))

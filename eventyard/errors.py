@@ -1,0 +1,56 @@
+"""One root for every error Eventyard raises on purpose."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EventyardError",
+    "ConfigError",
+    "StoreError",
+    "StoreMissingError",
+    "StoreCorruptError",
+    "StoreLockedError",
+    "TopicMissingError",
+    "PipelineNotFoundError",
+    "WorkflowDefinitionError",
+    "BrokerError",
+]
+
+
+class EventyardError(Exception):
+    """Base class: catch this to catch anything Eventyard raises deliberately."""
+
+
+class ConfigError(EventyardError):
+    """Settings are invalid; the message names the offending key."""
+
+
+class StoreError(EventyardError):
+    """A shard store cannot be used."""
+
+
+class StoreMissingError(StoreError):
+    """A shard store that should exist is absent (never silently recreated)."""
+
+
+class StoreCorruptError(StoreError):
+    """A shard store exists but cannot be opened or read."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the shard store open."""
+
+
+class TopicMissingError(EventyardError):
+    """An input topic does not exist on the broker."""
+
+
+class PipelineNotFoundError(EventyardError):
+    """No pipeline is registered under the requested name."""
+
+
+class WorkflowDefinitionError(EventyardError):
+    """A workflow class is defined inconsistently."""
+
+
+class BrokerError(EventyardError):
+    """The embedded broker could not be started."""

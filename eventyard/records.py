@@ -1,0 +1,52 @@
+"""Transport-neutral record values that cross the Kafka edge.
+
+The edge (eventyard.kafka) turns client messages into `SourceMessage` and
+`OutRecord` into client sends; nothing past the edge sees a Kafka client type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Headers", "SourceMessage", "OutRecord"]
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to publish: the sink sends it as is."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "key": None if self.key is None else self.key.hex(),
+            "value": None if self.value is None else self.value.hex(),
+            "headers": [[k, v.hex()] for k, v in self.headers],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, object]) -> "OutRecord":
+        key, value = obj["key"], obj["value"]
+        return cls(
+            topic=str(obj["topic"]),
+            key=None if key is None else bytes.fromhex(str(key)),
+            value=None if value is None else bytes.fromhex(str(value)),
+            headers=tuple((str(k), bytes.fromhex(v)) for k, v in obj["headers"]),  # type: ignore[attr-defined]
+        )

@@ -1,0 +1,25 @@
+"""Stable routing of aggregates to virtual shards and deterministic output IDs."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+
+__all__ = ["shard_of", "shard_key", "derived_event_id"]
+
+# Fixed namespace: output IDs must be identical across processes and restarts.
+_ID_NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
+
+
+def shard_of(aggregate_id: str, shards: int) -> int:
+    """crc32, never Python's hash(): routing must agree across processes and runs."""
+    return zlib.crc32(aggregate_id.encode("utf-8")) % shards
+
+
+def shard_key(shard: int) -> str:
+    return f"{shard:05d}"
+
+
+def derived_event_id(cause_id: str, index: int) -> str:
+    """ID of the index-th record emitted because of `cause_id`; same on every re-run."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{cause_id}#{index}"))

@@ -1,0 +1,105 @@
+"""Decode and validate raw messages; anything bad becomes a DeadLetterRecord.
+
+Runs before the shard exchange, so bad input never reaches workflow state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+
+from eventyard.catalog import EventCatalog, Payload
+from eventyard.deadletter import DeadLetterRecord, Reason
+from eventyard.envelope import Envelope
+from eventyard.records import SourceMessage
+from eventyard.routing import shard_key, shard_of
+
+__all__ = ["Inbound", "Decoder", "STEP"]
+
+STEP = "decode"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A valid event on its way to its shard."""
+
+    message: SourceMessage
+    envelope: Envelope
+    payload: Payload
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    head = errors[0]
+    where = ".".join(str(p) for p in head["loc"]) or "<root>"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {head['msg']}{more}"
+
+
+class Decoder:
+    """Callable for `op.map`: SourceMessage -> (shard key, Inbound | DeadLetterRecord)."""
+
+    def __init__(
+        self, pipeline: str, catalog: EventCatalog, shards: int, max_event_bytes: int, max_hops: int
+    ) -> None:
+        self.pipeline = pipeline
+        self.inputs = catalog.inputs()
+        self.shards = shards
+        self.max_event_bytes = max_event_bytes
+        self.max_hops = max_hops
+
+    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None):
+        record = DeadLetterRecord(
+            reason=reason,
+            message=text,
+            pipeline=self.pipeline,
+            step=STEP,
+            source=msg,
+            error_class=type(exc).__name__ if exc else "",
+        )
+        return shard_key(msg.partition % self.shards), record
+
+    def __call__(self, msg: SourceMessage) -> tuple[str, Inbound | DeadLetterRecord]:
+        value = msg.value or b""
+        if len(value) > self.max_event_bytes:
+            return self._dead(
+                msg, Reason.OVERSIZED, f"{len(value)} bytes > max_event_bytes {self.max_event_bytes}"
+            )
+        if not msg.key:
+            return self._dead(msg, Reason.MISSING_KEY, "record has no key (expected the aggregate id)")
+        try:
+            key = msg.key.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._dead(msg, Reason.INVALID_KEY, f"key is not UTF-8: {exc}", exc)
+        try:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return self._dead(msg, Reason.INVALID_JSON, f"value is not JSON: {exc}", exc)
+        try:
+            envelope = Envelope.model_validate(obj)
+        except ValidationError as exc:
+            return self._dead(msg, Reason.SCHEMA_VIOLATION, f"envelope {_first_error(exc)}", exc)
+        spec = self.inputs.get(envelope.type)
+        if spec is None:
+            return self._dead(
+                msg, Reason.UNKNOWN_TYPE, f"event type {envelope.type!r} is not an input of {self.pipeline}"
+            )
+        if key != envelope.aggregate_id:
+            return self._dead(
+                msg,
+                Reason.KEY_MISMATCH,
+                f"key {key!r} differs from aggregate_id {envelope.aggregate_id!r}",
+            )
+        if envelope.hops > self.max_hops:
+            return self._dead(
+                msg, Reason.LOOP_DETECTED, f"hops {envelope.hops} > max_hops {self.max_hops}"
+            )
+        try:
+            payload = spec.model.model_validate(envelope.payload)
+        except ValidationError as exc:
+            return self._dead(
+                msg, Reason.SCHEMA_VIOLATION, f"{envelope.type} payload {_first_error(exc)}", exc
+            )
+        return shard_key(shard_of(key, self.shards)), Inbound(msg, envelope, payload)

@@ -1,0 +1,290 @@
+"""WorkflowEngine: applies one event or one fired timer to a shard, atomically.
+
+Exactly-once state: an event at or below the shard's applied-offset watermark for
+its (topic, partition) was applied before a restart and is skipped; an event ID
+already processed (a producer retry, a redrive) is skipped too. Everything else an
+event causes (instance state, timers, watermark, dedup mark, outbox) is committed
+in one WriteBatch, so a crash leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from eventyard.catalog import EventCatalog
+from eventyard.deadletter import DeadLetterRecord, Reason
+from eventyard.envelope import Envelope, utc_now
+from eventyard.records import OutRecord, SourceMessage
+from eventyard.routing import derived_event_id
+from operators.decode import Inbound
+from operators.workflow import Emit, Event, Instance, Workflow
+from state import ShardTransaction, TimerEntry
+
+__all__ = ["EngineConfig", "EngineStats", "WorkflowEngine", "EXPIRE_TIMER", "ORPHAN_TIMER"]
+
+log = logging.getLogger(__name__)
+
+EXPIRE_TIMER = "__expire__"
+ORPHAN_TIMER = "__orphaned__"
+STEP = "workflow"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    pipeline: str
+    outputs: dict[str, str]  # output name used by handlers -> topic
+    dead_letter_topic: str
+    history_size: int = 20
+    max_parked: int = 100
+    orphan_timeout: timedelta = timedelta(hours=1)
+
+
+@dataclass
+class EngineStats:
+    applied: int = 0
+    duplicates: int = 0
+    replayed: int = 0  # at/below the watermark: applied before a restart
+    parked: int = 0
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    timers_fired: int = 0
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _new_record(now_ms: int) -> dict[str, Any]:
+    return {
+        "state": None, "data": {}, "timers": {}, "seen": [], "finished": False,
+        "version": 0, "history": [], "parked": [], "created_ms": now_ms,
+        "updated_ms": now_ms, "correlation_id": None,
+    }
+
+
+def _message_to_json(msg: SourceMessage) -> list[Any]:
+    return [msg.topic, msg.partition, msg.offset, (msg.key or b"").hex(),
+            (msg.value or b"").hex(), [[k, v.hex()] for k, v in msg.headers], msg.timestamp_ms]
+
+
+def _message_from_json(obj: list[Any]) -> SourceMessage:
+    topic, partition, offset, key, value, headers, ts = obj
+    return SourceMessage(topic, partition, offset, bytes.fromhex(key), bytes.fromhex(value),
+                         tuple((k, bytes.fromhex(v)) for k, v in headers), ts)
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        workflow: Workflow,
+        catalog: EventCatalog,
+        config: EngineConfig,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.workflow = workflow
+        self.catalog = catalog
+        self.config = config
+        self.clock = clock
+        self.starts_with = frozenset(workflow.starts_with)
+        self.stats = EngineStats()
+
+    # -- events -------------------------------------------------------------------
+    def apply(self, txn: ShardTransaction, inbound: Inbound) -> list[OutRecord]:
+        msg, env = inbound.message, inbound.envelope
+        if msg.offset <= txn.watermark(msg.topic, msg.partition):
+            self.stats.replayed += 1
+            return []
+        txn.set_watermark(msg.topic, msg.partition, msg.offset)
+        if txn.seen(env.event_id):
+            self.stats.duplicates += 1
+            txn.commit()
+            return []
+        now = self.clock()
+        now_ms = _ms(now)
+        out: list[OutRecord] = []
+        rec = txn.get_instance(env.aggregate_id)
+        if (rec is None or rec["state"] is None) and env.type not in self.starts_with:
+            out += self._park(txn, rec, inbound, now_ms)
+        else:
+            is_new = rec is None
+            rec = rec or _new_record(now_ms)
+            parked = rec["parked"] if rec["state"] is None else []
+            records, ok = self._handle_event(txn, rec, inbound, now)
+            out += records
+            if ok and parked:
+                rec["parked"] = []
+                self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, None, now_ms)
+                for item in parked:
+                    out += self._handle_event(txn, rec, self._unpark(item), now)[0]
+            if ok or not is_new:
+                txn.put_instance(env.aggregate_id, rec)
+        for record in out:
+            txn.append_outbox(record, now_ms)
+        txn.commit()
+        return out
+
+    def _handle_event(
+        self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now: datetime
+    ) -> tuple[list[OutRecord], bool]:
+        env = inbound.envelope
+        try:
+            instance = self._instance(env.aggregate_id, rec, now)
+            self.workflow.handle_event(instance, Event(env, inbound.payload))
+            if rec["correlation_id"] is None:
+                rec["correlation_id"] = env.correlation_id or env.event_id
+            records = self._outputs(instance.emits, rec, env.event_id, env, now)
+        except Exception as exc:  # a handler bug must not stop the shard
+            log.warning("handler failed for %s %s: %r", env.type, env.event_id, exc)
+            return [self._dead(inbound.message, Reason.HANDLER_ERROR, repr(exc), exc)], False
+        self._commit_instance(txn, env.aggregate_id, rec, instance, now)
+        txn.mark_seen(env.event_id, _ms(now))
+        rec["seen"] = sorted({*rec["seen"], env.type})
+        self._remember(rec, [env.type, env.event_id, inbound.message.topic,
+                             inbound.message.partition, inbound.message.offset, _ms(now)])
+        self.stats.applied += 1
+        return records, True
+
+    def _park(
+        self, txn: ShardTransaction, rec: dict[str, Any] | None, inbound: Inbound, now_ms: int
+    ) -> list[OutRecord]:
+        """Hold an event that arrived before the one that starts the workflow."""
+        env = inbound.envelope
+        rec = rec or _new_record(now_ms)
+        if len(rec["parked"]) >= self.config.max_parked:
+            return [self._dead(inbound.message, Reason.ORPHANED,
+                               f"more than {self.config.max_parked} events wait for a start event")]
+        if not rec["parked"]:
+            due = now_ms + int(self.config.orphan_timeout.total_seconds() * 1000)
+            self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, due, now_ms)
+        rec["parked"].append(_message_to_json(inbound.message))
+        txn.mark_seen(env.event_id, now_ms)
+        txn.put_instance(env.aggregate_id, rec)
+        self.stats.parked += 1
+        return []
+
+    def _unpark(self, parked: list[Any]) -> Inbound:
+        msg = _message_from_json(parked)
+        env = Envelope.model_validate_json(msg.value or b"")
+        return Inbound(msg, env, self.catalog[env.type].model.model_validate(env.payload))
+
+    # -- timers -------------------------------------------------------------------
+    def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:
+        """Apply one due timer. Removing it is in the same batch as its effects,
+        so it fires exactly once in state terms."""
+        txn.cancel_timer(timer.due_ms, timer.aggregate_id, timer.name)
+        rec = txn.get_instance(timer.aggregate_id)
+        if rec is None or rec["timers"].get(timer.name) != timer.due_ms:
+            txn.commit()  # stale index entry
+            return []
+        del rec["timers"][timer.name]
+        now = self.clock()
+        now_ms = _ms(now)
+        out: list[OutRecord] = []
+        self.stats.timers_fired += 1
+        if timer.name == EXPIRE_TIMER:
+            txn.delete_instance(timer.aggregate_id)
+        elif timer.name == ORPHAN_TIMER:
+            for parked in rec["parked"]:
+                out.append(self._dead(_message_from_json(parked), Reason.ORPHANED,
+                                      "no start event arrived within orphan_timeout"))
+            txn.delete_instance(timer.aggregate_id)
+        else:
+            cause_id = f"timer/{timer.aggregate_id}/{timer.name}/{timer.due_ms}"
+            try:
+                instance = self._instance(timer.aggregate_id, rec, now)
+                self.workflow.handle_timeout(instance, timer.name)
+                out = self._outputs(instance.emits, rec, cause_id, None, now)
+            except Exception as exc:
+                log.warning("timeout handler %s failed for %s: %r", timer.name, timer.aggregate_id, exc)
+                out = [self._timer_dead(timer, exc)]
+            else:
+                self._commit_instance(txn, timer.aggregate_id, rec, instance, now)
+                self._remember(rec, [f"timeout:{timer.name}", cause_id, None, None, None, now_ms])
+            txn.put_instance(timer.aggregate_id, rec)
+        for record in out:
+            txn.append_outbox(record, now_ms)
+        txn.commit()
+        return out
+
+    # -- helpers ------------------------------------------------------------------
+    def _instance(self, aggregate_id: str, rec: dict[str, Any], now: datetime) -> Instance:
+        # Handlers get a deep copy of data so a failing handler changes nothing.
+        return Instance(aggregate_id, rec["state"], orjson.loads(orjson.dumps(rec["data"])),
+                        dict(rec["timers"]), set(rec["seen"]), rec["finished"], now)
+
+    def _commit_instance(
+        self, txn: ShardTransaction, aggregate_id: str, rec: dict[str, Any], inst: Instance, now: datetime
+    ) -> None:
+        now_ms = _ms(now)
+        was_finished = rec["finished"]
+        rec.update(state=inst.state, data=inst.data, finished=inst.finished,
+                   version=rec["version"] + 1, updated_ms=now_ms)
+        for name, within in inst.timer_changes.items():
+            due = None if within is None else now_ms + int(within.total_seconds() * 1000)
+            self._set_timer(txn, aggregate_id, rec, name, due, now_ms)
+        if inst.finished and not was_finished:
+            due = now_ms + int(self.workflow.retention.total_seconds() * 1000)
+            self._set_timer(txn, aggregate_id, rec, EXPIRE_TIMER, due, now_ms)
+
+    @staticmethod
+    def _set_timer(
+        txn: ShardTransaction, aggregate_id: str, rec: dict[str, Any], name: str, due: int | None, now_ms: int
+    ) -> None:
+        old = rec["timers"].pop(name, None)
+        if old is not None:
+            txn.cancel_timer(old, aggregate_id, name)
+        if due is not None:
+            rec["timers"][name] = due
+            txn.set_timer(due, aggregate_id, name)
+
+    def _remember(self, rec: dict[str, Any], entry: list[Any]) -> None:
+        if self.config.history_size:
+            rec["history"] = [*rec["history"], entry][-self.config.history_size:]
+
+    def _outputs(
+        self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None, now: datetime
+    ) -> list[OutRecord]:
+        records = []
+        occurred = now.isoformat()
+        for index, emit in enumerate(emits):
+            topic = self.config.outputs.get(emit.output)
+            if topic is None:
+                raise KeyError(f"workflow emitted to unknown output {emit.output!r}")
+            event_id = derived_event_id(cause_id, index)
+            envelope = {
+                "event_id": event_id, "type": emit.type, "aggregate_id": "", "occurred_at": occurred,
+                "producer": self.config.pipeline, "schema_version": 1,
+                "trace_id": cause.trace_id if cause and cause.trace_id else rec["correlation_id"],
+                "causation_id": cause_id, "correlation_id": rec["correlation_id"],
+                "hops": (cause.hops + 1) if cause else 1, "payload": emit.payload,
+            }
+            key = (cause.aggregate_id if cause else None) or self._aggregate_of(cause_id)
+            envelope["aggregate_id"] = key
+            records.append(OutRecord(
+                topic=topic, key=key.encode(), value=orjson.dumps(envelope),
+                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode())),
+            ))
+        return records
+
+    @staticmethod
+    def _aggregate_of(timer_cause_id: str) -> str:
+        return timer_cause_id.split("/", 2)[1] if timer_cause_id.startswith("timer/") else ""
+
+    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None) -> OutRecord:
+        self.stats.dead_lettered[reason.value] = self.stats.dead_lettered.get(reason.value, 0) + 1
+        record = DeadLetterRecord(reason=reason, message=text, pipeline=self.config.pipeline, step=STEP,
+                                  source=msg, error_class=type(exc).__name__ if exc else "")
+        return record.to_record(self.config.dead_letter_topic)
+
+    def _timer_dead(self, timer: TimerEntry, exc: Exception) -> OutRecord:
+        # A timer has no input bytes; the record describes the timer instead.
+        value = orjson.dumps({"timer": timer.name, "aggregate_id": timer.aggregate_id, "due_ms": timer.due_ms})
+        msg = SourceMessage("<timer>", -1, -1, timer.aggregate_id.encode(), value, (), timer.due_ms)
+        return self._dead(msg, Reason.HANDLER_ERROR, repr(exc), exc)
+
+

@@ -1,0 +1,68 @@
+"""Compose a bytewax dataflow from a pipeline definition and its settings.
+
+    Kafka inputs -> decode/validate -> key by shard -> workflow (RocksDB)
+                        \\-> dead letters ------------------\\-> Kafka sink
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+
+from config import EventyardSettings
+from eventyard.deadletter import DeadLetterRecord
+from eventyard.kafka import KafkaSink, KafkaSource
+from eventyard.records import OutRecord
+from operators.decode import Decoder, Inbound
+from operators.engine import EngineConfig, WorkflowEngine
+from operators.shard_logic import ShardRuntime
+from pipelines.definition import PipelineDefinition
+from state import StateDirectory
+
+__all__ = ["build_engine", "build_runtime", "build_flow"]
+
+
+def build_engine(definition: PipelineDefinition, settings: EventyardSettings) -> WorkflowEngine:
+    workflow = definition.workflow(settings)
+    workflow.retention = settings.pipeline.finished_retention
+    config = EngineConfig(
+        pipeline=settings.name,
+        outputs=dict(settings.pipeline.outputs),
+        dead_letter_topic=settings.pipeline.dead_letter,
+        history_size=settings.state.history_size,
+        max_parked=settings.state.max_parked,
+        orphan_timeout=settings.pipeline.orphan_timeout,
+    )
+    return WorkflowEngine(workflow, definition.catalog, config)
+
+
+def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
+    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    directory.ensure()
+    return ShardRuntime(
+        directory=directory,
+        engine=build_engine(definition, settings),
+        outbox_retention=settings.state.outbox_retention,
+        dedup_retention=settings.state.dedup_retention,
+        rebuild_missing=settings.state.rebuild_missing,
+    )
+
+
+def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> Dataflow:
+    p = settings.pipeline
+    runtime = build_runtime(definition, settings)
+    decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
+
+    def to_dead_letter(item: tuple[str, Inbound | DeadLetterRecord]) -> tuple[str, OutRecord]:
+        key, record = item
+        assert isinstance(record, DeadLetterRecord)
+        return key, record.to_record(p.dead_letter)
+
+    flow = Dataflow(settings.name)
+    messages = op.input("kafka_in", flow, KafkaSource(settings.kafka, list(p.inputs)))
+    decoded = op.map("decode", messages, decoder)
+    valid = op.branch("is_valid", decoded, lambda item: isinstance(item[1], Inbound))
+    dead = op.map("dead_letter", valid.falses, to_dead_letter)
+    outputs = op.stateful_batch("workflow", valid.trues, runtime.builder)
+    op.output("kafka_out", op.merge("all_out", outputs, dead), KafkaSink(settings.kafka))
+    return flow

@@ -1,0 +1,35 @@
+"""Pipelines known by name to the CLI."""
+
+from __future__ import annotations
+
+import importlib
+
+from eventyard.errors import PipelineNotFoundError
+from pipelines.definition import PipelineDefinition
+
+__all__ = ["get_pipeline", "pipeline_names"]
+
+_PIPELINES = {
+    "order_saga": "pipelines.order_saga:PIPELINE",
+}
+
+
+def pipeline_names() -> list[str]:
+    return sorted(_PIPELINES)
+
+
+def get_pipeline(name: str) -> PipelineDefinition:
+    """Look a pipeline up by registered name or by `module:attribute` path."""
+    path = _PIPELINES.get(name, name if ":" in name else None)
+    if path is None:
+        raise PipelineNotFoundError(
+            f"no pipeline {name!r}; known: {', '.join(pipeline_names())} (or give module:attribute)"
+        )
+    module, _, attr = path.partition(":")
+    try:
+        definition = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineNotFoundError(f"cannot load pipeline {path}: {exc}") from exc
+    if not isinstance(definition, PipelineDefinition):
+        raise PipelineNotFoundError(f"{path} is not a PipelineDefinition")
+    return definition

@@ -1,0 +1,97 @@
+"""ShardTransaction: the effects of one event (or one timer) in one WriteBatch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from rocksdict import WriteBatch
+
+from eventyard.records import OutRecord
+from state import keys
+
+if TYPE_CHECKING:
+    from state.store import ShardStore
+
+__all__ = ["ShardTransaction"]
+
+_DELETED = object()
+
+
+class ShardTransaction:
+    """Buffers writes; reads see this transaction's own writes first.
+
+    Nothing reaches RocksDB until `commit()`, so an exception in a handler
+    leaves the store exactly as it was.
+    """
+
+    def __init__(self, store: "ShardStore") -> None:
+        self._store = store
+        self._writes: dict[bytes, Any] = {}
+        self._outbox: list[bytes] = []
+
+    def _get(self, key: bytes) -> bytes | None:
+        value = self._writes.get(key)
+        if value is _DELETED:
+            return None
+        return value if value is not None else self._store.get(key)
+
+    def _put(self, key: bytes, value: bytes) -> None:
+        self._writes[key] = value
+
+    def _delete(self, key: bytes) -> None:
+        self._writes[key] = _DELETED
+
+    # -- workflow instances ------------------------------------------------------
+    def get_instance(self, aggregate_id: str) -> dict[str, Any] | None:
+        raw = self._get(keys.instance_key(aggregate_id))
+        return None if raw is None else orjson.loads(raw)
+
+    def put_instance(self, aggregate_id: str, instance: dict[str, Any]) -> None:
+        self._put(keys.instance_key(aggregate_id), orjson.dumps(instance))
+
+    def delete_instance(self, aggregate_id: str) -> None:
+        self._delete(keys.instance_key(aggregate_id))
+
+    # -- timer index ---------------------------------------------------------------
+    def set_timer(self, due_ms: int, aggregate_id: str, name: str) -> None:
+        self._put(keys.timer_key(due_ms, aggregate_id, name), b"")
+
+    def cancel_timer(self, due_ms: int, aggregate_id: str, name: str) -> None:
+        self._delete(keys.timer_key(due_ms, aggregate_id, name))
+
+    # -- applied-offset watermark -------------------------------------------------
+    def watermark(self, topic: str, partition: int) -> int:
+        raw = self._get(keys.watermark_key(topic, partition))
+        return -1 if raw is None else int(raw)
+
+    def set_watermark(self, topic: str, partition: int, offset: int) -> None:
+        self._put(keys.watermark_key(topic, partition), b"%d" % offset)
+
+    # -- processed event ids (dedup) ---------------------------------------------
+    def seen(self, event_id: str) -> bool:
+        return self._get(keys.seen_key(event_id)) is not None
+
+    def mark_seen(self, event_id: str, now_ms: int) -> None:
+        self._put(keys.seen_key(event_id), b"%d" % now_ms)
+        self._put(keys.seen_expiry_key(now_ms, event_id), b"")
+
+    # -- outbox ------------------------------------------------------------------------
+    def append_outbox(self, record: OutRecord, now_ms: int) -> None:
+        self._outbox.append(orjson.dumps([now_ms, record.to_json()]))
+
+    def commit(self) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for key, value in self._writes.items():
+            if value is _DELETED:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        seq = self._store.next_outbox_seq
+        for value in self._outbox:
+            batch.put(keys.outbox_key(seq), value)
+            seq += 1
+        self._store.write(batch)
+        self._store.next_outbox_seq = seq
+        self._writes.clear()
+        self._outbox.clear()
