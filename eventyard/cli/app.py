@@ -1,0 +1,108 @@
+"""`eventyard`: run pipelines, manage topics, the embedded broker and the demo."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
+from eventyard.logs import configure_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeline's topics.")
+app.add_typer(topics_app, name="topics")
+
+
+@app.command()
+def run(
+    pipeline: PipelineArg,
+    processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="worker processes")] = 1,
+    config: ConfigOption = None,
+) -> None:
+    """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
+    from eventyard.runtime import PipelineSupervisor
+
+    configure_logging()
+    with user_errors():
+        _, settings = load(pipeline, config)
+        supervisor = PipelineSupervisor(pipeline, settings, processes, config)
+        supervisor.start()
+
+    def _stop(signum: int, frame: object) -> None:
+        supervisor.stop()
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    code = supervisor.wait()
+    raise typer.Exit(code)
+
+
+@topics_app.command("create")
+def topics_create(pipeline: PipelineArg, config: ConfigOption = None) -> None:
+    """Create every topic PIPELINE reads or writes (existing ones are kept)."""
+    from eventyard.kafka import create_topics
+
+    with user_errors():
+        definition, settings = load(pipeline, config)
+        wanted = definition.topics(settings)
+        created = set(create_topics(settings.kafka, wanted))
+    for topic in wanted:
+        console.print(f"{'created' if topic in created else 'exists '}  {topic}")
+
+
+@app.command()
+def events(pipeline: Annotated[str, typer.Argument()] = "order_saga") -> None:
+    """List the event catalog of PIPELINE: types, direction, topic, required fields."""
+    with user_errors():
+        definition, settings = load(pipeline, None)
+    table = Table(title=f"{pipeline} event catalog")
+    for column in ("type", "direction", "topic", "required payload fields", "meaning"):
+        table.add_column(column)
+    for spec in definition.catalog.values():
+        schema = spec.model.model_json_schema()
+        required = ", ".join(schema.get("required", []))
+        table.add_row(spec.type, spec.direction, spec.topic, required, spec.description)
+    console.print(table)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 9092,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Run the embedded Kafka-protocol broker (memory only) in the foreground."""
+    from eventyard.broker import EmbeddedBroker
+
+    with user_errors():
+        embedded = EmbeddedBroker(host, port).start()
+    console.print(f"embedded broker listening on {embedded.bootstrap_servers} (Ctrl-C stops it)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        embedded.stop()
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="orders to generate")] = 1000,
+    processes: Annotated[int, typer.Option("--processes", "-p", min=1)] = 2,
+) -> None:
+    """Broker + topics + order_saga in N processes + generated traffic + summary."""
+    from eventyard.demo.run import run_demo
+
+    configure_logging("WARNING")
+    with user_errors():
+        ok = run_demo(orders=orders, processes=processes, console=console)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,41 @@
+"""Options and error handling shared by CLI commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from config import EventyardSettings
+from eventyard.errors import EventyardError
+from pipelines import PipelineDefinition, get_pipeline
+
+__all__ = ["console", "err_console", "ConfigOption", "PipelineArg", "load", "user_errors"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML settings file (default: config/PIPELINE.yaml)"),
+]
+PipelineArg = Annotated[str, typer.Argument(help="pipeline name, e.g. order_saga")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn Eventyard errors into a one-paragraph message and exit code 2."""
+    try:
+        yield
+    except EventyardError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def load(pipeline: str, config: Path | None) -> tuple[PipelineDefinition, EventyardSettings]:
+    definition = get_pipeline(pipeline)
+    return definition, definition.settings(config)

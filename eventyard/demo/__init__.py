@@ -1,0 +1,1 @@
+"""Generated order traffic with known expected outcomes (demo, tests, bench)."""

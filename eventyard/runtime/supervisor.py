@@ -1,0 +1,112 @@
+"""Start a pipeline as N worker processes and stop them together.
+
+Processes, not threads: bytewax threads share the GIL (DESIGN.md 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bytewax.recovery import init_db_dir
+
+from config import EventyardSettings
+from eventyard.kafka import ensure_topics_exist
+from state import StateDirectory
+
+__all__ = ["PipelineSupervisor", "free_ports"]
+
+log = logging.getLogger(__name__)
+
+
+def free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class PipelineSupervisor:
+    """Owns the worker processes of one pipeline run on this machine."""
+
+    def __init__(
+        self,
+        pipeline: str,
+        settings: EventyardSettings,
+        processes: int = 1,
+        config_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        if processes < 1:
+            raise ValueError("processes must be >= 1")
+        self.pipeline = pipeline
+        self.settings = settings
+        self.processes = processes
+        self.config_file = config_file
+        self.env = env
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def prepare(self) -> None:
+        """Check what workers need before any starts, so errors are reported once."""
+        ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
+        StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards).ensure()
+        recovery = self.settings.recovery.dir
+        if not recovery.is_dir() or not any(recovery.iterdir()):
+            recovery.mkdir(parents=True, exist_ok=True)
+            init_db_dir(recovery, self.settings.recovery.partitions)
+
+    def start(self) -> None:
+        self.prepare()
+        command = [sys.executable, "-m", "eventyard.runtime.worker", self.pipeline]
+        if self.config_file is not None:
+            command += ["--config", str(self.config_file)]
+        addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(self.processes))
+        for pid in range(self.processes):
+            extra = ["--process-id", str(pid), "--addresses", addresses] if self.processes > 1 else []
+            self.children.append(subprocess.Popen(command + extra, env=self.env))
+        log.info("started %s with %d process(es): %s", self.pipeline, self.processes,
+                 ", ".join(str(c.pid) for c in self.children))
+
+    def wait(self) -> int:
+        """Block until a worker exits; then stop the rest. Returns the first exit code."""
+        while True:
+            for child in self.children:
+                code = child.poll()
+                if code is not None:
+                    if code != 0:
+                        log.error("worker pid %d exited with %d; stopping the others", child.pid, code)
+                    self.stop()
+                    return code
+            time.sleep(0.2)
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM every worker, wait up to `grace` seconds, then SIGKILL."""
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker pid %d did not stop in %.0fs; killing it", child.pid, grace)
+                child.kill()
+                child.wait()
+
+    def __enter__(self) -> "PipelineSupervisor":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+

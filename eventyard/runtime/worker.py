@@ -1,0 +1,64 @@
+"""Entry point of one worker process: `python -m eventyard.runtime.worker`.
+
+Started by PipelineSupervisor; not meant to be run by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from bytewax.recovery import RecoveryConfig
+from bytewax.run import cli_main
+
+from eventyard.errors import EventyardError
+from eventyard.logs import configure_logging
+from pipelines import get_pipeline
+from pipelines.flow import build_flow
+
+log = logging.getLogger("eventyard.worker")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # bytewax stops on KeyboardInterrupt; make SIGTERM mean the same.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eventyard-worker")
+    parser.add_argument("pipeline")
+    parser.add_argument("--process-id", type=int, default=None)
+    parser.add_argument("--addresses", default=None, help="host:port;host:port;...")
+    parser.add_argument("--config", type=Path, default=None)
+    args = parser.parse_args(argv)
+    configure_logging()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        definition = get_pipeline(args.pipeline)
+        settings = definition.settings(args.config)
+        flow = build_flow(definition, settings)
+        recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
+        log.info("worker %s of %s starting", args.process_id or 0, settings.name)
+        cli_main(
+            flow,
+            workers_per_process=1,
+            process_id=args.process_id,
+            addresses=args.addresses.split(";") if args.addresses else None,
+            epoch_interval=settings.recovery.snapshot_interval,
+            recovery_config=recovery,
+        )
+    except KeyboardInterrupt:
+        log.info("worker %s stopped", args.process_id or 0)
+        return 0
+    except EventyardError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
