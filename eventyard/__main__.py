@@ -1,0 +1,3 @@
+from eventyard.cli.app import main
+
+main()

@@ -1,0 +1,181 @@
+"""Fixtures are factories: each test builds exactly the parts it needs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from config import EventyardSettings
+from eventyard.broker import EmbeddedBroker
+from eventyard.demo.traffic import envelope_record
+from eventyard.records import OutRecord, SourceMessage
+from operators.decode import Decoder, Inbound
+from operators.engine import WorkflowEngine
+from pipelines import get_pipeline
+from pipelines.flow import build_engine
+from state import ShardStore
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+    @property
+    def ms(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., EventyardSettings]:
+    """Order saga settings with state under tmp_path; keyword args become env overrides."""
+
+    def make(**env: str) -> EventyardSettings:
+        monkeypatch.setenv("EVENTYARD_STATE__DIR", str(tmp_path / "state"))
+        monkeypatch.setenv("EVENTYARD_RECOVERY__DIR", str(tmp_path / "recovery"))
+        for key, value in env.items():
+            monkeypatch.setenv(f"EVENTYARD_{key.upper()}", value)
+        return get_pipeline("order_saga").settings()
+
+    return make
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Iterator[Callable[..., ShardStore]]:
+    opened: list[ShardStore] = []
+
+    def make(shard: int = 0, create: bool = True, name: str = "store") -> ShardStore:
+        store = ShardStore.open(tmp_path / name / f"shard-{shard:05d}", shard, create=create)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def make_engine(make_settings: Callable[..., EventyardSettings], clock: FakeClock) -> Callable[..., WorkflowEngine]:
+    def make(**env: str) -> WorkflowEngine:
+        engine = build_engine(get_pipeline("order_saga"), make_settings(**env))
+        engine.clock = clock
+        return engine
+
+    return make
+
+
+@pytest.fixture
+def make_message() -> Callable[..., SourceMessage]:
+    """A SourceMessage from an OutRecord, with offsets counting up per partition."""
+    offsets: dict[tuple[str, int], int] = {}
+
+    def make(record: OutRecord, partition: int = 0, offset: int | None = None) -> SourceMessage:
+        key = (record.topic, partition)
+        offsets[key] = offset if offset is not None else offsets.get(key, -1) + 1
+        return SourceMessage(record.topic, partition, offsets[key], record.key, record.value,
+                             record.headers, 0)
+
+    return make
+
+
+@pytest.fixture
+def make_inbound(make_settings: Callable[..., EventyardSettings], make_message) -> Callable[..., Inbound]:
+    settings = make_settings()
+    decoder = Decoder("order_saga", get_pipeline("order_saga").catalog, settings.state.shards,
+                      settings.pipeline.max_event_bytes, settings.pipeline.max_hops)
+
+    def make(record: OutRecord, **kw: int) -> Inbound:
+        _, item = decoder(make_message(record, **kw))
+        assert isinstance(item, Inbound), item
+        return item
+
+    return make
+
+
+@pytest.fixture
+def event() -> Callable[..., OutRecord]:
+    """An order saga input event as it would arrive from Kafka."""
+
+    def make(event_type: str, order_id: str = "o-1", event_id: str | None = None, **payload: object) -> OutRecord:
+        topic = {"OrderPlaced": "orders", "PaymentReceived": "payments", "PaymentFailed": "payments",
+                 "InventoryReserved": "inventory", "InventoryUnavailable": "inventory",
+                 "ShipmentCreated": "shipping"}.get(event_type, "orders")
+        return envelope_record(topic, event_type, order_id, payload, event_id or f"{order_id}-{event_type}")
+
+    return make
+
+
+# -- integration: a real broker over TCP, real worker processes -----------------------
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A fresh embedded broker per test: topics and offsets never leak between tests."""
+    with EmbeddedBroker(log_file=tmp_path / "broker.log") as running:
+        yield running
+
+
+@pytest.fixture
+def live_settings(broker: EmbeddedBroker, make_settings, monkeypatch) -> Callable[..., EventyardSettings]:
+    """Settings pointing at the test broker, topics created; kwargs are env overrides."""
+    from eventyard.kafka import create_topics
+
+    def make(**env: str) -> EventyardSettings:
+        monkeypatch.setenv("EVENTYARD_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+        monkeypatch.setenv("EVENTYARD_RECOVERY__SNAPSHOT_INTERVAL", "1s")
+        settings = make_settings(**env)
+        create_topics(settings.kafka, get_pipeline("order_saga").topics(settings))
+        return settings
+
+    return make
+
+
+class RunningPipeline:
+    """`eventyard run` as a user starts it: a separate OS process tree."""
+
+    def __init__(self, pipeline: str, processes: int, log: Path) -> None:
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "eventyard", "run", pipeline, "--processes", str(processes)],
+            cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def start_pipeline(tmp_path: Path) -> Iterator[Callable[..., RunningPipeline]]:
+    running: list[RunningPipeline] = []
+
+    def start(processes: int = 2, pipeline: str = "order_saga") -> RunningPipeline:
+        run = RunningPipeline(pipeline, processes, tmp_path / f"pipeline-{len(running)}.log")
+        running.append(run)
+        return run
+
+    yield start
+    for run in running:
+        run.stop()
+
+

@@ -1,0 +1,54 @@
+import pytest
+
+from eventyard.deadletter import DeadLetterRecord
+from eventyard.demo.bad_input import bad_messages
+from eventyard.routing import shard_key, shard_of
+from operators.decode import Decoder, Inbound
+from pipelines import get_pipeline
+
+
+@pytest.fixture
+def decoder(make_settings) -> Decoder:
+    s = make_settings()
+    return Decoder("order_saga", get_pipeline("order_saga").catalog, s.state.shards,
+                   s.pipeline.max_event_bytes, s.pipeline.max_hops)
+
+
+def test_valid_event_is_routed_to_the_shard_of_its_aggregate(decoder, event, make_message):
+    key, item = decoder(make_message(event("PaymentReceived", "o-9", payment_id="p", amount=3)))
+    assert isinstance(item, Inbound)
+    assert key == shard_key(shard_of("o-9", 256))
+    assert item.payload.amount == 3
+
+
+@pytest.mark.parametrize("reason", sorted(bad_messages()))
+def test_each_bad_input_class_becomes_a_dead_letter_with_its_reason(decoder, make_message, reason):
+    record = bad_messages()[reason]
+    msg = make_message(record)
+    _, item = decoder(msg)
+    assert isinstance(item, DeadLetterRecord)
+    assert item.reason == reason
+    dead = item.to_record("order_saga.dlq")
+    assert dead.value == record.value and dead.key == record.key  # verbatim
+    headers = dict(dead.headers)
+    assert headers["eventyard.error.reason"] == reason.encode()
+    assert headers["eventyard.source.offset"] == str(msg.offset).encode()
+    assert headers["eventyard.pipeline"] == b"order_saga"
+    assert headers["eventyard.error.message"]
+
+
+def test_non_utf8_key_and_key_mismatch_are_dead_lettered(decoder, event, make_message):
+    record = event("OrderPlaced", "o-1")
+    _, bad_key = decoder(make_message(record.__class__(record.topic, b"\xff\xfe", record.value)))
+    _, mismatch = decoder(make_message(record.__class__(record.topic, b"o-2", record.value)))
+    assert bad_key.reason == "invalid_key" and mismatch.reason == "key_mismatch"
+
+
+def test_dead_letter_keeps_original_headers_and_replaces_old_error_context(decoder, make_message):
+    record = bad_messages()["invalid_json"]
+    record = record.__class__(record.topic, record.key, record.value,
+                              record.headers + (("eventyard.error.reason", b"stale"),))
+    _, item = decoder(make_message(record))
+    headers = item.to_record("dlq").headers
+    assert ("origin", b"demo") in headers
+    assert [v for k, v in headers if k == "eventyard.error.reason"] == [b"invalid_json"]
