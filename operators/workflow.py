@@ -161,13 +161,17 @@ class Workflow:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.event_handlers, cls.timeout_handlers = {}, {}
-        for attr, fn in vars(cls).items():
-            for event_type in getattr(fn, "__eventyard_on__", ()):
-                if event_type in cls.event_handlers:
-                    raise WorkflowDefinitionError(f"{cls.__name__}: two handlers for {event_type}")
-                cls.event_handlers[event_type] = attr
-            for timer in getattr(fn, "__eventyard_timeout__", ()):
-                cls.timeout_handlers[timer] = attr
+        # Walk the MRO base-first: subclasses inherit handlers, and overriding a
+        # handler method (even undecorated) keeps its registration.
+        for klass in reversed(cls.__mro__):
+            seen: dict[str, str] = {}
+            for attr, fn in vars(klass).items():
+                for event_type in getattr(fn, "__eventyard_on__", ()):
+                    if seen.get(event_type, attr) != attr:
+                        raise WorkflowDefinitionError(f"{cls.__name__}: two handlers for {event_type}")
+                    seen[event_type] = cls.event_handlers[event_type] = attr
+                for timer in getattr(fn, "__eventyard_timeout__", ()):
+                    cls.timeout_handlers[timer] = attr
         missing = set(cls.starts_with) - set(cls.event_handlers)
         if missing:
             raise WorkflowDefinitionError(f"{cls.__name__}: no handler for start {missing}")

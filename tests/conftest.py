@@ -14,6 +14,7 @@ import pytest
 
 from config import EventyardSettings
 from eventyard.broker import EmbeddedBroker
+from eventyard.demo.driver import TrafficDriver
 from eventyard.demo.traffic import envelope_record
 from eventyard.records import OutRecord, SourceMessage
 from operators.decode import Decoder, Inbound
@@ -159,23 +160,59 @@ class RunningPipeline:
             cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         )
 
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = self.log.read_text(errors="replace").splitlines()[-30:]
+            raise AssertionError(f"pipeline exited with {self.process.returncode}:\n" + "\n".join(tail))
+
     def stop(self, timeout: float = 60) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
 
-@pytest.fixture
-def start_pipeline(tmp_path: Path) -> Iterator[Callable[..., RunningPipeline]]:
-    running: list[RunningPipeline] = []
+class PipelineLauncher:
+    """Starts pipelines; every one still running is stopped at teardown."""
 
-    def start(processes: int = 2, pipeline: str = "order_saga") -> RunningPipeline:
-        run = RunningPipeline(pipeline, processes, tmp_path / f"pipeline-{len(running)}.log")
-        running.append(run)
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[RunningPipeline] = []
+
+    def __call__(self, processes: int = 2, pipeline: str = "order_saga") -> RunningPipeline:
+        run = RunningPipeline(pipeline, processes, self.logs / f"pipeline-{len(self.running)}.log")
+        self.running.append(run)
         return run
 
-    yield start
-    for run in running:
-        run.stop()
+    def settle(self, driver: "TrafficDriver", done: Callable[[], bool], timeout: float = 300) -> None:
+        """Drive traffic until `done`, failing at once if a pipeline dies."""
+
+        def finished() -> bool:
+            self.running[-1].check_alive()
+            return done()
+
+        driver.run_until(finished, timeout)
+        assert done(), dict(list(driver.mismatches().items())[:5])
+
+    def stop_all(self) -> list[int]:
+        return [run.stop() for run in self.running]
 
 
+@pytest.fixture
+def start_pipeline(tmp_path: Path) -> Iterator[PipelineLauncher]:
+    launcher = PipelineLauncher(tmp_path)
+    yield launcher
+    launcher.stop_all()
+
+
+@pytest.fixture
+def make_driver(broker: EmbeddedBroker) -> Iterator[Callable[..., TrafficDriver]]:
+    """Traffic drivers, closed before the broker stops."""
+    drivers: list[TrafficDriver] = []
+
+    def make(settings: EventyardSettings, scenarios: list) -> TrafficDriver:
+        drivers.append(TrafficDriver(settings, scenarios))
+        return drivers[-1]
+
+    yield make
+    for driver in drivers:
+        driver.close()
