@@ -45,7 +45,8 @@ def run_demo(orders: int, processes: int, console: Console, timeout: float = 300
         create_topics(settings.kafka, definition.topics(settings))
         console.print(f"broker {broker.bootstrap_servers}; topics created; "
                       f"starting {PIPELINE} in {processes} processes (payment reminder 3s, timeout 6s)")
-        supervisor = PipelineSupervisor(PIPELINE, settings, processes, env=dict(os.environ))
+        supervisor = PipelineSupervisor(PIPELINE, settings, processes, env=dict(os.environ),
+                                        log_file=work / "workers.log")
         supervisor.start()
         scenarios = plan_orders(orders)
         driver = TrafficDriver(settings, scenarios)

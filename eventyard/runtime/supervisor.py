@@ -45,6 +45,7 @@ class PipelineSupervisor:
         processes: int = 1,
         config_file: Path | None = None,
         env: dict[str, str] | None = None,
+        log_file: Path | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError("processes must be >= 1")
@@ -53,6 +54,7 @@ class PipelineSupervisor:
         self.processes = processes
         self.config_file = config_file
         self.env = env
+        self.log_file = log_file
         self.children: list[subprocess.Popen[bytes]] = []
 
     def prepare(self) -> None:
@@ -70,9 +72,11 @@ class PipelineSupervisor:
         if self.config_file is not None:
             command += ["--config", str(self.config_file)]
         addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(self.processes))
+        out = self.log_file.open("ab") if self.log_file else None
         for pid in range(self.processes):
             extra = ["--process-id", str(pid), "--addresses", addresses] if self.processes > 1 else []
-            self.children.append(subprocess.Popen(command + extra, env=self.env))
+            self.children.append(subprocess.Popen(command + extra, env=self.env, stdout=out,
+                                                  stderr=subprocess.STDOUT if out else None))
         log.info("started %s with %d process(es): %s", self.pipeline, self.processes,
                  ", ".join(str(c.pid) for c in self.children))
 
