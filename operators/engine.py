@@ -178,7 +178,8 @@ class WorkflowEngine:
         so it fires exactly once in state terms."""
         txn.cancel_timer(timer.due_ms, timer.aggregate_id, timer.name)
         rec = txn.get_instance(timer.aggregate_id)
-        if rec is None or rec["timers"].get(timer.name) != timer.due_ms:
+        armed = rec["timers"].get(timer.name) if rec else None
+        if armed is None or armed[0] != timer.due_ms:
             txn.commit()  # stale index entry
             return []
         del rec["timers"][timer.name]
@@ -194,7 +195,9 @@ class WorkflowEngine:
                                       "no start event arrived within orphan_timeout"))
             txn.delete_instance(timer.aggregate_id)
         else:
-            cause_id = f"timer/{timer.aggregate_id}/{timer.name}/{timer.due_ms}"
+            # Named by when it was armed (instance version), not by wall-clock due
+            # time: the same history gives the same output IDs on every run.
+            cause_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"
             try:
                 instance = self._instance(timer.aggregate_id, rec, now)
                 self.workflow.handle_timeout(instance, timer.name)
@@ -215,7 +218,8 @@ class WorkflowEngine:
     def _instance(self, aggregate_id: str, rec: dict[str, Any], now: datetime) -> Instance:
         # Handlers get a deep copy of data so a failing handler changes nothing.
         return Instance(aggregate_id, rec["state"], orjson.loads(orjson.dumps(rec["data"])),
-                        dict(rec["timers"]), set(rec["seen"]), rec["finished"], now)
+                        {name: t[0] for name, t in rec["timers"].items()}, set(rec["seen"]),
+                        rec["finished"], now)
 
     def _commit_instance(
         self, txn: ShardTransaction, aggregate_id: str, rec: dict[str, Any], inst: Instance, now: datetime
@@ -237,9 +241,9 @@ class WorkflowEngine:
     ) -> None:
         old = rec["timers"].pop(name, None)
         if old is not None:
-            txn.cancel_timer(old, aggregate_id, name)
+            txn.cancel_timer(old[0], aggregate_id, name)
         if due is not None:
-            rec["timers"][name] = due
+            rec["timers"][name] = [due, rec["version"]]
             txn.set_timer(due, aggregate_id, name)
 
     def _remember(self, rec: dict[str, Any], entry: list[Any]) -> None:

@@ -115,3 +115,15 @@ def test_history_records_applied_events_with_their_source_offsets(make_engine, m
     assert history[0][:5] == ["OrderPlaced", "o-1-OrderPlaced", "orders", 0, 41]
 
 
+
+
+def test_timer_output_ids_do_not_depend_on_wall_clock(make_engine, make_store, make_inbound, event, clock):
+    ids = []
+    for name, start_offset in (("a", timedelta(0)), ("b", timedelta(hours=5))):
+        engine, store = make_engine(), make_store(name=name)
+        clock.advance(start_offset)
+        engine.apply(store.transaction(), make_inbound(_placed(event)))
+        clock.advance(timedelta(minutes=31))
+        fired = [r for t in store.due_timers(clock.ms) for r in engine.fire(store.transaction(), t)]
+        ids.append([orjson.loads(r.value)["event_id"] for r in fired])
+    assert ids[0] == ids[1] and len(ids[0]) == 2  # reminder, then cancellation
