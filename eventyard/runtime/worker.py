@@ -54,10 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.info("worker %s stopped", args.process_id or 0)
         return 0
-    except EventyardError as exc:
-        log.error("%s", exc)
+    except Exception as exc:
+        # bytewax wraps errors raised in operators; report ours by their message.
+        cause = _eventyard_cause(exc)
+        if cause is None:
+            raise
+        log.error("%s", cause)
         return 2
     return 0
+
+
+def _eventyard_cause(exc: BaseException | None) -> EventyardError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, EventyardError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 if __name__ == "__main__":
