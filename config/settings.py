@@ -48,6 +48,8 @@ class KafkaSettings(_Section):
     start_from: Literal["earliest", "latest"] = "earliest"
     max_poll_records: int = Field(default=1000, ge=1)
     idle_backoff: Duration = timedelta(milliseconds=20)
+    # How often each input partition reports its input time (drives timers).
+    tick_interval: Duration = timedelta(milliseconds=500)
     linger: Duration = timedelta(milliseconds=5)
     topic_partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
@@ -105,6 +107,8 @@ class PipelineSettings(_Section):
     inputs: list[str] = Field(min_length=1)
     outputs: dict[str, str] = Field(min_length=1)
     dead_letter: str
+    # The engine's own decisions (timers fired, out-of-order applications): replay reads them.
+    decisions: str
     max_event_bytes: int = Field(default=512 * 1024, ge=1)
     max_hops: int = Field(default=16, ge=1)
     # Finished instances are kept this long so late events can be compensated.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Headers", "SourceMessage", "OutRecord"]
+__all__ = ["Headers", "SourceMessage", "OutRecord", "InputTick"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -22,6 +22,20 @@ class SourceMessage:
     value: bytes | None
     headers: Headers
     timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InputTick:
+    """How far one input partition has been read, in event time.
+
+    `input_time_ms` is the wall clock when the partition is caught up, else the
+    newest record timestamp read. Timers fire by the minimum over all partitions
+    (stream time), so a lagging input never makes a timeout fire early.
+    """
+
+    topic: str
+    partition: int
+    input_time_ms: int
 
 
 @dataclass(frozen=True, slots=True)

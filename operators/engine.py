@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from eventyard.deadletter import DeadLetterRecord, Reason
 from eventyard.envelope import Envelope, utc_now
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
+from operators.decisions import applied_out_of_order, merge_key, timer_fired
 from operators.decode import Inbound
 from operators.workflow import Emit, Event, Instance, Workflow
 from state import ShardTransaction, TimerEntry
@@ -43,6 +44,8 @@ class EngineConfig:
     history_size: int = 20
     max_parked: int = 100
     orphan_timeout: timedelta = timedelta(hours=1)
+    decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
+    record_outbox: bool = True  # replay turns this off: it must have no side effects
 
 
 @dataclass
@@ -59,11 +62,15 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
 def _new_record(now_ms: int) -> dict[str, Any]:
     return {
         "state": None, "data": {}, "timers": {}, "seen": [], "finished": False,
         "version": 0, "history": [], "parked": [], "created_ms": now_ms,
-        "updated_ms": now_ms, "correlation_id": None,
+        "updated_ms": now_ms, "correlation_id": None, "last": None, "prev": None,
     }
 
 
@@ -102,9 +109,14 @@ class WorkflowEngine:
         txn.set_watermark(msg.topic, msg.partition, msg.offset)
         if txn.seen(env.event_id):
             self.stats.duplicates += 1
-            txn.commit()
-            return []
-        now = self.clock()
+            rec = txn.get_instance(env.aggregate_id)
+            # A replay must also meet the duplicate after the original.
+            out = self._note_order(dict(rec), inbound) if rec else []
+            self._record(txn, out, msg.timestamp_ms)
+            return out
+        # Event time, not wall-clock time: timers start when the event happened,
+        # and a replay computes exactly what the live run computed.
+        now = _utc(msg.timestamp_ms) if msg.timestamp_ms > 0 else self.clock()
         now_ms = _ms(now)
         out: list[OutRecord] = []
         rec = txn.get_instance(env.aggregate_id)
@@ -116,6 +128,8 @@ class WorkflowEngine:
             parked = rec["parked"] if rec["state"] is None else []
             records, ok = self._handle_event(txn, rec, inbound, now)
             out += records
+            if ok:
+                out += self._note_order(rec, inbound)
             if ok and parked:
                 rec["parked"] = []
                 self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, None, now_ms)
@@ -123,10 +137,30 @@ class WorkflowEngine:
                     out += self._handle_event(txn, rec, self._unpark(item), now)[0]
             if ok or not is_new:
                 txn.put_instance(env.aggregate_id, rec)
-        for record in out:
-            txn.append_outbox(record, now_ms)
-        txn.commit()
+        self._record(txn, out, now_ms)
         return out
+
+    def _record(self, txn: ShardTransaction, out: list[OutRecord], now_ms: int) -> None:
+        if self.config.record_outbox:
+            for record in out:
+                txn.append_outbox(record, now_ms)
+        txn.commit()
+
+    def _note_order(self, rec: dict[str, Any], inbound: Inbound) -> list[OutRecord]:
+        """Publish a decision when this event sorts before one already applied.
+
+        Replay applies events in merge order, so an event that sorts after every
+        applied one needs no record. One that sorts earlier is recorded as "after
+        the event applied just before it", which chains held events in live order.
+        """
+        key = merge_key(inbound.message)
+        highest, previous = rec.get("last"), rec.get("prev")
+        rec["last"] = list(key) if highest is None else list(max(key, tuple(highest)))
+        rec["prev"] = list(key[1:])
+        if highest is None or key > tuple(highest) or self.config.decisions_topic is None:
+            return []
+        return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline,
+                                     inbound.envelope.aggregate_id, inbound.message, previous)]
 
     def _handle_event(
         self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now: datetime
@@ -158,6 +192,7 @@ class WorkflowEngine:
         if len(rec["parked"]) >= self.config.max_parked:
             return [self._dead(inbound.message, Reason.ORPHANED,
                                f"more than {self.config.max_parked} events wait for a start event")]
+        decisions = self._note_order(rec, inbound)
         if not rec["parked"]:
             due = now_ms + int(self.config.orphan_timeout.total_seconds() * 1000)
             self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, due, now_ms)
@@ -165,7 +200,7 @@ class WorkflowEngine:
         txn.mark_seen(env.event_id, now_ms)
         txn.put_instance(env.aggregate_id, rec)
         self.stats.parked += 1
-        return []
+        return decisions
 
     def _unpark(self, parked: list[Any]) -> Inbound:
         msg = _message_from_json(parked)
@@ -183,10 +218,16 @@ class WorkflowEngine:
             txn.commit()  # stale index entry
             return []
         del rec["timers"][timer.name]
-        now = self.clock()
-        now_ms = _ms(now)
+        # The handler runs "at" the due time, so its outputs do not depend on
+        # how late the worker noticed the timer.
+        now = _utc(timer.due_ms)
+        now_ms = timer.due_ms
         out: list[OutRecord] = []
         self.stats.timers_fired += 1
+        if self.config.decisions_topic is not None:
+            out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
+                                   timer.name, timer.due_ms, armed[1], rec["version"],
+                                   f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"))
         if timer.name == EXPIRE_TIMER:
             txn.delete_instance(timer.aggregate_id)
         elif timer.name == ORPHAN_TIMER:
@@ -201,17 +242,15 @@ class WorkflowEngine:
             try:
                 instance = self._instance(timer.aggregate_id, rec, now)
                 self.workflow.handle_timeout(instance, timer.name)
-                out = self._outputs(instance.emits, rec, cause_id, None, now)
+                out += self._outputs(instance.emits, rec, cause_id, None, now)
             except Exception as exc:
                 log.warning("timeout handler %s failed for %s: %r", timer.name, timer.aggregate_id, exc)
-                out = [self._timer_dead(timer, exc)]
+                out.append(self._timer_dead(timer, exc))
             else:
                 self._commit_instance(txn, timer.aggregate_id, rec, instance, now)
                 self._remember(rec, [f"timeout:{timer.name}", cause_id, None, None, None, now_ms])
             txn.put_instance(timer.aggregate_id, rec)
-        for record in out:
-            txn.append_outbox(record, now_ms)
-        txn.commit()
+        self._record(txn, out, now_ms)
         return out
 
     # -- helpers ------------------------------------------------------------------

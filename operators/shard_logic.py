@@ -10,6 +10,10 @@ the sink flushes the producer before the epoch commits. On resume, every outbox
 entry after the snapshot's sequence may not have reached Kafka, so it is emitted
 again (same bytes, same event_id). This covers timer outputs too, which have no
 input offset to be re-read from.
+
+Timers fire by stream time: the minimum input time over all input partitions
+(reported by `InputTick`s), never later than the wall clock. While an input lags,
+a timeout waits for the events that might cancel it.
 """
 
 from __future__ import annotations
@@ -21,18 +25,25 @@ from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-from eventyard.records import OutRecord
+from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.decode import Inbound
 from operators.engine import WorkflowEngine
 from state import ShardStore, StateDirectory
 
-__all__ = ["ShardRuntime", "ShardLogic"]
+__all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
 
 log = logging.getLogger(__name__)
 
 _HOUSEKEEPING_EVERY = timedelta(seconds=30)
 _TIMERS_PER_NOTIFY = 1000
+_RECHECK = timedelta(milliseconds=250)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardTick:
+    shard: int
+    tick: InputTick
 
 
 @dataclass
@@ -44,6 +55,7 @@ class ShardRuntime:
     outbox_retention: timedelta
     dedup_retention: timedelta
     rebuild_missing: bool = False
+    input_partitions: int = 1
 
     def open_store(self, shard: int, known: bool) -> ShardStore:
         """A shard bytewax has a snapshot for (`known`) must already have a store."""
@@ -58,7 +70,11 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-class ShardLogic(StatefulBatchLogic[Inbound, OutRecord, dict[str, Any]]):
+def _now_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
+class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, Any]]):
     def __init__(self, runtime: ShardRuntime, resume: dict[str, Any] | None) -> None:
         self.runtime = runtime
         self.engine = runtime.engine
@@ -67,6 +83,7 @@ class ShardLogic(StatefulBatchLogic[Inbound, OutRecord, dict[str, Any]]):
         self.emitted_seq: int = resume["outbox_seq"] if resume else 0
         self.resend_pending = True
         self.next_housekeeping = datetime.now(timezone.utc)
+        self.input_times: dict[tuple[str, int], int] = {}
         if resume is not None:
             self._open(resume["shard"], known=True)
 
@@ -84,38 +101,61 @@ class ShardLogic(StatefulBatchLogic[Inbound, OutRecord, dict[str, Any]]):
                      self.store.shard, len(records))
         return records
 
-    def on_batch(self, values: list[Inbound]) -> tuple[list[OutRecord], bool]:
+    def stream_time_ms(self) -> int | None:
+        """Event time up to which every input partition has been read."""
+        if len(self.input_times) < self.runtime.input_partitions:
+            return None
+        return min(min(self.input_times.values()), _now_ms())
+
+    def on_batch(self, values: list[Inbound | ShardTick]) -> tuple[list[OutRecord], bool]:
+        out: list[OutRecord] = []
+        for item in values:
+            if isinstance(item, ShardTick):
+                tick = item.tick
+                self.input_times[(tick.topic, tick.partition)] = tick.input_time_ms
+                if self.store is None and self.runtime.directory.shard_path(item.shard).exists():
+                    self._open(item.shard, known=False)  # timers of a shard bytewax forgot
+                continue
+            if self.store is None:
+                self._open(shard_of(item.envelope.aggregate_id, self.runtime.directory.shards), known=False)
+            assert self.store is not None
+            if self.resend_pending:
+                out.extend(self._resend())
+            out.extend(self.engine.apply(self.store.transaction(), item))
         if self.store is None:
-            first = values[0].envelope.aggregate_id
-            self._open(shard_of(first, self.runtime.directory.shards), known=False)
-        store = self.store
-        assert store is not None
-        out = self._resend()
-        for inbound in values:
-            out.extend(self.engine.apply(store.transaction(), inbound))
+            return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
+        out.extend(self._resend())
         return out, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
+        # Always a time in the future or a due time we can act on: a past time
+        # that on_notify cannot clear would busy-loop the worker (bytewax #578).
         if self.store is None:
             return None
+        now = datetime.now(timezone.utc)
         if self.resend_pending:
-            return datetime.now(timezone.utc)
+            return now
+        due = self.next_housekeeping
         timer = self.store.earliest_timer()
-        due = self.next_housekeeping if timer is None else min(_utc(timer.due_ms), self.next_housekeeping)
+        if timer is not None:
+            stream = self.stream_time_ms()
+            ready = stream is not None and stream >= timer.due_ms
+            due = min(due, max(_utc(timer.due_ms), now if ready else now + _RECHECK))
         return due
 
     def on_notify(self) -> tuple[list[OutRecord], bool]:
-        # Always move notify_at forward (bytewax #578: a past due time busy-loops).
         store = self.store
         if store is None:
             return [], StatefulBatchLogic.RETAIN
         out = self._resend()
+        stream = self.stream_time_ms()
+        if stream is not None:
+            for timer in store.due_timers(stream, limit=_TIMERS_PER_NOTIFY):
+                out.extend(self.engine.fire(store.transaction(), timer))
         now = datetime.now(timezone.utc)
-        now_ms = int(now.timestamp() * 1000)
-        for timer in store.due_timers(now_ms, limit=_TIMERS_PER_NOTIFY):
-            out.extend(self.engine.fire(store.transaction(), timer))
         if now >= self.next_housekeeping:
             self.next_housekeeping = now + _HOUSEKEEPING_EVERY
+            now_ms = _now_ms()
             store.expire(
                 outbox_before_ms=now_ms - int(self.runtime.outbox_retention.total_seconds() * 1000),
                 seen_before_ms=now_ms - int(self.runtime.dedup_retention.total_seconds() * 1000),

@@ -28,4 +28,4 @@ class PipelineDefinition:
 
     def topics(self, settings: EventyardSettings) -> list[str]:
         p = settings.pipeline
-        return [*p.inputs, *p.outputs.values(), p.dead_letter]
+        return [*p.inputs, *p.outputs.values(), p.dead_letter, p.decisions]

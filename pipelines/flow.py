@@ -12,10 +12,11 @@ from bytewax.dataflow import Dataflow
 from config import EventyardSettings
 from eventyard.deadletter import DeadLetterRecord
 from eventyard.kafka import KafkaSink, KafkaSource
-from eventyard.records import OutRecord
+from eventyard.records import InputTick, OutRecord
+from eventyard.routing import shard_key
 from operators.decode import Decoder, Inbound
 from operators.engine import EngineConfig, WorkflowEngine
-from operators.shard_logic import ShardRuntime
+from operators.shard_logic import ShardRuntime, ShardTick
 from pipelines.definition import PipelineDefinition
 from state import StateDirectory
 
@@ -32,6 +33,7 @@ def build_engine(definition: PipelineDefinition, settings: EventyardSettings) ->
         history_size=settings.state.history_size,
         max_parked=settings.state.max_parked,
         orphan_timeout=settings.pipeline.orphan_timeout,
+        decisions_topic=settings.pipeline.decisions,
     )
     return WorkflowEngine(workflow, definition.catalog, config)
 
@@ -58,11 +60,21 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> D
         assert isinstance(record, DeadLetterRecord)
         return key, record.to_record(p.dead_letter)
 
+    shards = settings.state.shards
+
+    def broadcast(tick: InputTick) -> list[tuple[str, ShardTick]]:
+        # Every shard needs every partition's input time to know its stream time.
+        return [(shard_key(n), ShardTick(n, tick)) for n in range(shards)]
+
+    source = KafkaSource(settings.kafka, list(p.inputs))
+    runtime.input_partitions = len(source.list_parts())
     flow = Dataflow(settings.name)
-    messages = op.input("kafka_in", flow, KafkaSource(settings.kafka, list(p.inputs)))
-    decoded = op.map("decode", messages, decoder)
+    items = op.input("kafka_in", flow, source)
+    ticks = op.branch("is_tick", items, lambda item: isinstance(item, InputTick))
+    decoded = op.map("decode", ticks.falses, decoder)
     valid = op.branch("is_valid", decoded, lambda item: isinstance(item[1], Inbound))
     dead = op.map("dead_letter", valid.falses, to_dead_letter)
-    outputs = op.stateful_batch("workflow", valid.trues, runtime.builder)
+    to_shards = op.merge("with_ticks", valid.trues, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
+    outputs = op.stateful_batch("workflow", to_shards, runtime.builder)
     op.output("kafka_out", op.merge("all_out", outputs, dead), KafkaSink(settings.kafka))
     return flow

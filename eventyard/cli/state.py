@@ -29,10 +29,10 @@ def show(pipeline: PipelineArg, aggregate_id: str, config: ConfigOption = None,
         console.print(f"no workflow instance {aggregate_id!r} in shard {view.shard} "
                       "(never started, or expired after finishing)")
         raise typer.Exit(1)
-    _print(view)
+    print_instance(view)
 
 
-def _print(view: InstanceView) -> None:
+def print_instance(view: InstanceView) -> None:
     inst = view.instance or {}
     state = inst["state"] or "(waiting for its start event)"
     console.print(f"[bold]{view.aggregate_id}[/]  shard {view.shard}  state [bold]{state}[/]"

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
 from eventyard.errors import TopicMissingError
-from eventyard.records import SourceMessage
+from eventyard.records import InputTick, SourceMessage
 
 __all__ = ["KafkaSource", "KafkaSourcePartition"]
 
@@ -22,7 +22,7 @@ def _part_name(topic: str, partition: int) -> str:
     return f"{partition}-{topic}"
 
 
-class KafkaSourcePartition(StatefulSourcePartition[SourceMessage, int]):
+class KafkaSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int]):
     def __init__(self, settings: KafkaSettings, topic: str, partition: int, resume: int | None) -> None:
         self._consumer = KafkaConsumer(
             **settings.client_options(),
@@ -41,20 +41,40 @@ class KafkaSourcePartition(StatefulSourcePartition[SourceMessage, int]):
         self._next_offset = resume
         self._backoff = settings.idle_backoff
         self._awake: datetime | None = None
+        self._tick_every_ms = int(settings.tick_interval.total_seconds() * 1000)
+        self._next_tick_ms = 0
+        self._newest_ts = 0
 
-    def next_batch(self) -> list[SourceMessage]:
+    def next_batch(self) -> list[SourceMessage | InputTick]:
         # poll(0) must not block: bytewax runs all operators on this thread.
         batch = self._consumer.poll(timeout_ms=0).get(self._tp, [])
-        if not batch:
-            self._awake = datetime.now(timezone.utc) + self._backoff
-            return []
-        self._awake = None
-        self._next_offset = batch[-1].offset + 1
-        return [
+        now = datetime.now(timezone.utc)
+        out: list[SourceMessage | InputTick] = [
             SourceMessage(m.topic, m.partition, m.offset, m.key, m.value,
                           tuple((k, v or b"") for k, v in (m.headers or ())), m.timestamp)
             for m in batch
         ]
+        if batch:
+            self._awake = None
+            self._next_offset = batch[-1].offset + 1
+            self._newest_ts = max(self._newest_ts, max(m.timestamp for m in batch))
+        else:
+            self._awake = now + self._backoff
+        now_ms = int(now.timestamp() * 1000)
+        if now_ms >= self._next_tick_ms:
+            self._next_tick_ms = now_ms + self._tick_every_ms
+            # Caught up: input time is now. Otherwise it is the newest event read
+            # (the tick follows this batch's records in order).
+            out.append(InputTick(self._tp.topic, self._tp.partition,
+                                 now_ms if not batch and self._caught_up() else self._newest_ts))
+        return out
+
+    def _caught_up(self) -> bool:
+        # An empty poll proves nothing before the first fetch returned; the high
+        # watermark from a fetch response does (and is exact, unlike ListOffsets
+        # on the embedded broker).
+        highwater = self._consumer.highwater(self._tp)
+        return highwater is not None and self._consumer.position(self._tp) >= highwater
 
     def next_awake(self) -> datetime | None:
         return self._awake
@@ -68,7 +88,7 @@ class KafkaSourcePartition(StatefulSourcePartition[SourceMessage, int]):
         self._consumer.close()
 
 
-class KafkaSource(FixedPartitionedSource[SourceMessage, int]):
+class KafkaSource(FixedPartitionedSource[SourceMessage | InputTick, int]):
     def __init__(self, settings: KafkaSettings, topics: list[str]) -> None:
         self.settings = settings
         self.topics = topics

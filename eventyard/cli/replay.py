@@ -1,0 +1,131 @@
+"""`eventyard replay`: rebuild a pipeline's state from its input topics."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
+from eventyard.cli.state import print_instance
+from eventyard.errors import ConfigError
+from eventyard.inspect import InstanceView
+from eventyard.replay.compare import compare_states
+from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
+from eventyard.replay.swap import discard, ensure_not_running, swap_in
+from eventyard.routing import shard_of
+from state import ShardStore, StateDirectory
+
+
+def _since(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--from {value!r}: expected an ISO 8601 time, e.g. 2026-11-23T08:00:00+00:00") from None
+    return int(moment.timestamp() * 1000)
+
+
+def replay(
+    pipeline: PipelineArg,
+    since: Annotated[str | None, typer.Option("--from", help="start at this time (ISO 8601)")] = None,
+    emit: Annotated[bool, typer.Option("--emit", help="also publish outputs downstream")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="rebuild aside and compare with live state")] = False,
+    aggregate: Annotated[str | None, typer.Option("--aggregate", help="rebuild and show one instance")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Rebuild every shard store from the input topics, then swap it in atomically."""
+    with user_errors():
+        definition, settings = load(pipeline, config)
+        live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+        swapping = not verify and aggregate is None
+        if swapping:
+            ensure_not_running(live)
+        mode = "verify" if verify else "one" if aggregate else "replay"
+        target = settings.state.dir.with_name(f"{settings.state.dir.name}.{mode}-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            result = _run_with_progress(definition, settings, target, _since(since), emit, aggregate)
+        except KeyboardInterrupt:
+            discard(target)
+            console.print("interrupted: the live state is untouched")
+            raise typer.Exit(130) from None
+        rebuilt = StateDirectory(target, settings.name, settings.state.shards)
+        try:
+            _report(result)
+            if verify:
+                _verify(live, rebuilt)
+            elif aggregate is not None:
+                _show_one(rebuilt, aggregate)
+            else:
+                ensure_not_running(live)  # it may have been started meanwhile
+                backup = swap_in(target, settings.state.dir, settings.recovery.dir)
+                console.print(f"swapped in: {settings.state.dir} (previous state kept at {backup}); "
+                              f"bytewax recovery reset, the next run resumes from the rebuilt watermarks")
+        finally:
+            if not swapping:
+                discard(target)
+
+
+def _run_with_progress(definition, settings, target: Path, since_ms, emit, aggregate) -> ReplayResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("replaying offsets", total=None, rate=0.0)
+
+        def update(p: ReplayProgress) -> None:
+            done_parts = sum(1 for pos, end in p.partitions.values() if pos >= end)
+            progress.update(task, completed=p.done, total=p.total, rate=p.events_per_s,
+                            description=f"replaying ({done_parts}/{len(p.partitions)} partitions done)")
+
+        return run_replay(definition, settings, target, since_ms=since_ms, emit=emit,
+                          aggregate=aggregate, on_progress=update)
+
+
+def _report(result: ReplayResult) -> None:
+    s = result.stats
+    console.print(f"replayed {s.events:,} events in {result.seconds:.1f}s ({result.events_per_s:,.0f} events/s): "
+                  f"{s.applied:,} applied, {s.dead_letters:,} dead-lettered, {s.timers_fired:,} timers "
+                  f"fired as decided live ({result.decisions:,} decisions), {s.held:,} reordered as applied live")
+
+
+def _verify(live: StateDirectory, rebuilt: StateDirectory) -> None:
+    diff = compare_states(live, rebuilt)
+    if diff.identical:
+        console.print(f"identical: {diff.compared} aggregates")
+        return
+    table = Table(title="differences (live vs rebuilt)")
+    table.add_column("aggregate")
+    table.add_column("difference")
+    for aggregate, fields in diff.different.items():
+        table.add_row(aggregate, "fields differ: " + ", ".join(fields))
+    for aggregate in diff.only_live:
+        table.add_row(aggregate, "only in live state")
+    for aggregate in diff.only_rebuilt:
+        table.add_row(aggregate, "only in rebuilt state")
+    console.print(table)
+    console.print(f"{len(diff.different) + len(diff.only_live) + len(diff.only_rebuilt)} of "
+                  f"{diff.compared} aggregates differ")
+    raise typer.Exit(1)
+
+
+def _show_one(rebuilt: StateDirectory, aggregate: str) -> None:
+    shard = shard_of(aggregate, rebuilt.shards)
+    path = rebuilt.shard_path(shard)
+    if not path.exists():
+        console.print(f"no events for {aggregate!r} in the input topics")
+        raise typer.Exit(1)
+    store = ShardStore.open(path, shard, read_only=True)
+    try:
+        instance = store.get_instance(aggregate)
+    finally:
+        store.close()
+    if instance is None:
+        console.print(f"{aggregate!r}: no instance after replay (never started, or expired)")
+        raise typer.Exit(1)
+    print_instance(InstanceView(aggregate, shard, instance, []))

@@ -1,0 +1,46 @@
+"""Compare two state directories shard by shard, aggregate by aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from state import ShardStore, StateDirectory
+
+__all__ = ["StateDiff", "compare_states", "load_instances"]
+
+
+@dataclass
+class StateDiff:
+    compared: int = 0
+    only_live: list[str] = field(default_factory=list)
+    only_rebuilt: list[str] = field(default_factory=list)
+    different: dict[str, list[str]] = field(default_factory=dict)  # aggregate -> differing fields
+
+    @property
+    def identical(self) -> bool:
+        return not (self.only_live or self.only_rebuilt or self.different)
+
+
+def load_instances(directory: StateDirectory) -> dict[str, dict[str, Any]]:
+    instances: dict[str, dict[str, Any]] = {}
+    for shard in directory.existing_shards():
+        store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
+        try:
+            instances.update(store.instances())
+        finally:
+            store.close()
+    return instances
+
+
+def compare_states(live: StateDirectory, rebuilt: StateDirectory) -> StateDiff:
+    a, b = load_instances(live), load_instances(rebuilt)
+    diff = StateDiff(compared=len(a.keys() | b.keys()))
+    diff.only_live = sorted(a.keys() - b.keys())
+    diff.only_rebuilt = sorted(b.keys() - a.keys())
+    for aggregate in sorted(a.keys() & b.keys()):
+        fields = sorted(k for k in a[aggregate].keys() | b[aggregate].keys()
+                        if a[aggregate].get(k) != b[aggregate].get(k))
+        if fields:
+            diff.different[aggregate] = fields
+    return diff

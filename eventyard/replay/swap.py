@@ -1,0 +1,50 @@
+"""Put a rebuilt state directory in place of the live one, only when safe."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from eventyard.errors import EventyardError, StoreLockedError
+from state import ShardStore, StateDirectory
+
+__all__ = ["ReplayRefused", "ensure_not_running", "swap_in", "discard"]
+
+
+class ReplayRefused(EventyardError):
+    """The rebuilt state cannot replace the live state now."""
+
+
+def ensure_not_running(directory: StateDirectory) -> None:
+    """A running worker holds its shard stores' RocksDB locks; try taking them."""
+    for shard in directory.existing_shards():
+        try:
+            ShardStore.open(directory.shard_path(shard), shard).close()
+        except StoreLockedError:
+            raise ReplayRefused(
+                f"pipeline {directory.pipeline} is running (shard {shard} is held by a worker): "
+                "stop it before replacing its state, or use --verify, which does not swap"
+            ) from None
+
+
+def swap_in(rebuilt: Path, live: Path, recovery: Path) -> Path:
+    """Move live state (and its now stale bytewax recovery) aside; rebuilt takes its place.
+
+    Each rename is atomic. The old directories are kept, named in the return value,
+    for the user to delete once satisfied.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    backup = live.with_name(f"{live.name}.replaced-{stamp}")
+    if live.exists():
+        live.rename(backup)
+    rebuilt.rename(live)
+    if recovery.exists():
+        # Snapshots describe the old stores' outboxes and offsets: start afresh;
+        # the watermarks in the rebuilt stores skip what replay already applied.
+        recovery.rename(recovery.with_name(f"{recovery.name}.replaced-{stamp}"))
+    return backup
+
+
+def discard(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,112 @@
+"""`eventyard replay`: rebuild state from the input topics, side-effect free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from eventyard.demo.traffic import ALL_OUTCOMES, FAST_OUTCOMES, Outcome, plan_orders
+from eventyard.routing import shard_of
+from state import ShardStore, StateDirectory
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def eventyard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "eventyard", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def live_run(live_settings, start_pipeline, make_driver):
+    """Factory: a live order saga run over every outcome, timeouts included, then stopped."""
+
+    def run(orders: int = 500):
+        settings = live_settings(order_saga__payment_reminder_after="2s", order_saga__payment_timeout="4s")
+        scenarios = plan_orders(orders, ALL_OUTCOMES, seed=21)
+        driver = make_driver(settings, scenarios)
+        start_pipeline(processes=2)
+        driver.send_initial()
+        start_pipeline.settle(driver, driver.all_as_expected)
+        assert start_pipeline.stop_all() == [0]
+        return settings, scenarios, driver
+
+    return run
+
+
+def _output_count(driver) -> int:
+    driver.collector.poll(timeout_ms=1000)
+    return sum(driver.collector.tally.event_ids.values())
+
+
+def test_verify_reports_identical_after_a_live_run_with_timeouts(live_run):
+    settings, scenarios, _ = live_run(orders=1500)
+    result = eventyard("replay", "order_saga", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"identical: {len(scenarios)} aggregates" in result.stdout
+    assert "timers fired as decided live" in result.stdout
+
+
+def test_verify_names_a_corrupted_aggregate(live_run):
+    settings, scenarios, _ = live_run()
+    victim = scenarios[7].order_id
+    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    shard = shard_of(victim, settings.state.shards)
+    store = ShardStore.open(directory.shard_path(shard), shard)
+    txn = store.transaction()
+    instance = txn.get_instance(victim)
+    txn.put_instance(victim, {**instance, "state": "tampered"})
+    txn.commit()
+    store.close()
+    result = eventyard("replay", "order_saga", "--verify")
+    assert result.returncode == 1
+    assert victim in result.stdout and "fields differ: state" in result.stdout
+    assert f"1 of {len(scenarios)} aggregates differ" in result.stdout
+
+
+def test_replay_swaps_in_equal_state_and_sends_nothing_downstream(live_run):
+    settings, scenarios, driver = live_run()
+    outputs_before = _output_count(driver)
+    result = eventyard("replay", "order_saga")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "swapped in" in result.stdout
+    assert _output_count(driver) == outputs_before  # side-effect free
+    backups = list(settings.state.dir.parent.glob(f"{settings.state.dir.name}.replaced-*"))
+    assert len(backups) == 1
+    live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    old = StateDirectory(backups[0], settings.name, settings.state.shards)
+    from eventyard.replay import compare_states
+    assert compare_states(old, live).identical
+
+
+def test_replay_with_a_changed_transition_produces_the_new_state(live_run):
+    settings, scenarios, _ = live_run()
+    declined = next(s for s in scenarios if s.outcome is Outcome.PAYMENT_FAILED)
+    result = eventyard("replay", "tests.integration.variant:PIPELINE")
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = eventyard("state", "show", "order_saga", declined.order_id, "--json")
+    assert orjson.loads(shown.stdout)["instance"]["state"] == "payment_declined"
+
+
+def test_replay_one_aggregate_shows_its_rebuilt_state(live_run):
+    _, scenarios, _ = live_run()
+    completed = next(s for s in scenarios if s.outcome is Outcome.COMPLETED)
+    result = eventyard("replay", "order_saga", "--aggregate", completed.order_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert completed.order_id in result.stdout and "state completed" in result.stdout
+
+
+def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pipeline, make_driver):
+    settings = live_settings()
+    driver = make_driver(settings, plan_orders(20, FAST_OUTCOMES, seed=4))
+    start_pipeline(processes=1)
+    driver.send_initial()
+    start_pipeline.settle(driver, driver.all_as_expected)
+    result = eventyard("replay", "order_saga")
+    assert result.returncode == 2
+    assert "is running" in result.stderr and "--verify" in result.stderr
+    assert not list(settings.state.dir.parent.glob("*.replay-*"))  # nothing left behind
