@@ -103,6 +103,11 @@ class RecoverySettings(_Section):
     backup_interval: Duration = timedelta(0)
 
 
+class MetricsSettings(_Section):
+    # Worker N serves Prometheus metrics on port + N; unset: no endpoint.
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class PipelineSettings(_Section):
     inputs: list[str] = Field(min_length=1)
     outputs: dict[str, str] = Field(min_length=1)
@@ -115,6 +120,11 @@ class PipelineSettings(_Section):
     finished_retention: Duration = timedelta(days=7)
     # Events for an aggregate whose start event never comes are dead-lettered after this.
     orphan_timeout: Duration = timedelta(hours=1)
+    # Handler failures marked retryable (RetryableError, TimeoutError, ConnectionError)
+    # are retried with exponential backoff and jitter before dead-lettering.
+    max_attempts: int = Field(default=5, ge=1)
+    retry_backoff: Duration = timedelta(seconds=1)
+    retry_backoff_max: Duration = timedelta(minutes=5)
 
 
 class EventyardSettings(BaseSettings):
@@ -132,6 +142,7 @@ class EventyardSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     state: StateSettings = StateSettings()
     recovery: RecoverySettings = RecoverySettings()
+    metrics: MetricsSettings = MetricsSettings()
     pipeline: PipelineSettings
 
     @classmethod

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import orjson
 from pydantic import ValidationError
 
+from eventyard import metrics
 from eventyard.catalog import EventCatalog, Payload
 from eventyard.deadletter import DeadLetterRecord, Reason
 from eventyard.envelope import Envelope
@@ -51,6 +52,7 @@ class Decoder:
         self.max_hops = max_hops
 
     def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None):
+        metrics.DEAD_LETTERS.labels(self.pipeline, reason.value).inc()
         record = DeadLetterRecord(
             reason=reason,
             message=text,

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from eventyard import metrics
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord, Reason
 from eventyard.envelope import Envelope, utc_now
@@ -24,6 +25,7 @@ from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
 from operators.decisions import applied_out_of_order, merge_key, timer_fired
 from operators.decode import Inbound
+from operators.retry import RETRY_TIMER, RetryPolicy
 from operators.workflow import Emit, Event, Instance, Workflow
 from state import ShardTransaction, TimerEntry
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 EXPIRE_TIMER = "__expire__"
 ORPHAN_TIMER = "__orphaned__"
 STEP = "workflow"
+OK, RETRY, DEAD = "ok", "retry", "dead"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _new_record(now_ms: int) -> dict[str, Any]:
         "state": None, "data": {}, "timers": {}, "seen": [], "finished": False,
         "version": 0, "history": [], "parked": [], "created_ms": now_ms,
         "updated_ms": now_ms, "correlation_id": None, "last": None, "prev": None,
+        "retry": None, "queue": [],
     }
 
 
@@ -92,12 +96,14 @@ class WorkflowEngine:
         catalog: EventCatalog,
         config: EngineConfig,
         clock: Callable[[], datetime] = utc_now,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.workflow = workflow
         self.catalog = catalog
         self.config = config
         self.clock = clock
         self.starts_with = frozenset(workflow.starts_with)
+        self.retry = retry or RetryPolicy()
         self.stats = EngineStats()
 
     # -- events -------------------------------------------------------------------
@@ -117,28 +123,72 @@ class WorkflowEngine:
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
         now = _utc(msg.timestamp_ms) if msg.timestamp_ms > 0 else self.clock()
-        now_ms = _ms(now)
-        out: list[OutRecord] = []
-        rec = txn.get_instance(env.aggregate_id)
-        if (rec is None or rec["state"] is None) and env.type not in self.starts_with:
-            out += self._park(txn, rec, inbound, now_ms)
-        else:
-            is_new = rec is None
-            rec = rec or _new_record(now_ms)
-            parked = rec["parked"] if rec["state"] is None else []
-            records, ok = self._handle_event(txn, rec, inbound, now)
-            out += records
-            if ok:
-                out += self._note_order(rec, inbound)
-            if ok and parked:
-                rec["parked"] = []
-                self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, None, now_ms)
-                for item in parked:
-                    out += self._handle_event(txn, rec, self._unpark(item), now)[0]
-            if ok or not is_new:
-                txn.put_instance(env.aggregate_id, rec)
-        self._record(txn, out, now_ms)
+        out = self._process(txn, txn.get_instance(env.aggregate_id), inbound, now)
+        out += self._drain(txn, env.aggregate_id, now)
+        self._record(txn, out, _ms(now))
         return out
+
+    def _process(
+        self, txn: ShardTransaction, rec: dict[str, Any] | None, inbound: Inbound, now: datetime
+    ) -> list[OutRecord]:
+        """Apply one new event to its instance, or hold it; the caller commits."""
+        env, now_ms = inbound.envelope, _ms(now)
+        if rec is not None and rec.get("retry"):
+            return self._queue(txn, rec, inbound)
+        if (rec is None or rec["state"] is None) and env.type not in self.starts_with:
+            return self._park(txn, rec, inbound, now_ms)
+        is_new = rec is None
+        rec = rec or _new_record(now_ms)
+        parked = rec["parked"] if rec["state"] is None else []
+        out, status = self._handle_event(txn, rec, inbound, now)
+        if status != DEAD:
+            out += self._note_order(rec, inbound)
+        if status == RETRY:
+            self._start_retry(txn, rec, inbound, now_ms)
+        if status == OK and parked:
+            rec["parked"] = []
+            self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, None, now_ms)
+            for n, item in enumerate(parked):
+                unparked = self._unpark(item)
+                records, status = self._handle_event(txn, rec, unparked, now)
+                out += records
+                if status == RETRY:  # the rest waits behind it
+                    self._start_retry(txn, rec, unparked, now_ms)
+                    rec["queue"] = [[self._unpark(p).envelope.event_id, p] for p in parked[n + 1:]]
+                    break
+        if status != DEAD or not is_new:
+            txn.put_instance(env.aggregate_id, rec)
+        return out
+
+    def _queue(self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound) -> list[OutRecord]:
+        """Keep per-aggregate order: wait behind the event being retried."""
+        event_id = inbound.envelope.event_id
+        waiting = [rec["retry"]["event_id"], *(q[0] for q in rec["queue"])]
+        if event_id in waiting:
+            self.stats.duplicates += 1
+            return []
+        rec["queue"].append([event_id, _message_to_json(inbound.message)])
+        out = self._note_order(rec, inbound)
+        txn.put_instance(inbound.envelope.aggregate_id, rec)
+        return out
+
+    def _drain(self, txn: ShardTransaction, aggregate_id: str, now: datetime) -> list[OutRecord]:
+        """Apply events that waited behind a retry, until one has to wait again."""
+        out: list[OutRecord] = []
+        while (rec := txn.get_instance(aggregate_id)) is not None and not rec.get("retry") and rec["queue"]:
+            _, item = rec["queue"].pop(0)
+            txn.put_instance(aggregate_id, rec)
+            out += self._process(txn, rec, self._unpark(item), now)
+        return out
+
+    def _start_retry(self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now_ms: int,
+                     attempt: int = 1) -> None:
+        env = inbound.envelope
+        rec["retry"] = {"event_id": env.event_id, "attempt": attempt,
+                        "message": _message_to_json(inbound.message)}
+        due = now_ms + self.retry.delay_ms(env.event_id, attempt)
+        self._set_timer(txn, env.aggregate_id, rec, RETRY_TIMER, due, now_ms)
+        txn.put_instance(env.aggregate_id, rec)
 
     def _record(self, txn: ShardTransaction, out: list[OutRecord], now_ms: int) -> None:
         if self.config.record_outbox:
@@ -163,25 +213,34 @@ class WorkflowEngine:
                                      inbound.envelope.aggregate_id, inbound.message, previous)]
 
     def _handle_event(
-        self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now: datetime
-    ) -> tuple[list[OutRecord], bool]:
+        self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now: datetime, attempt: int = 1
+    ) -> tuple[list[OutRecord], str]:
         env = inbound.envelope
         try:
             instance = self._instance(env.aggregate_id, rec, now)
-            self.workflow.handle_event(instance, Event(env, inbound.payload))
+            self.workflow.handle_event(instance, Event(env, inbound.payload, attempt))
             if rec["correlation_id"] is None:
                 rec["correlation_id"] = env.correlation_id or env.event_id
             records = self._outputs(instance.emits, rec, env.event_id, env, now)
         except Exception as exc:  # a handler bug must not stop the shard
+            if self.retry.is_retryable(exc) and attempt < self.retry.max_attempts:
+                log.info("attempt %d of %s %s failed, will retry: %r", attempt, env.type, env.event_id, exc)
+                metrics.RETRIES.labels(self.config.pipeline, "scheduled").inc()
+                return [], RETRY
+            if attempt > 1:
+                metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
             log.warning("handler failed for %s %s: %r", env.type, env.event_id, exc)
-            return [self._dead(inbound.message, Reason.HANDLER_ERROR, repr(exc), exc)], False
+            return [self._dead(inbound.message, Reason.HANDLER_ERROR, repr(exc), exc, attempt)], DEAD
         self._commit_instance(txn, env.aggregate_id, rec, instance, now)
         txn.mark_seen(env.event_id, _ms(now))
         rec["seen"] = sorted({*rec["seen"], env.type})
         self._remember(rec, [env.type, env.event_id, inbound.message.topic,
                              inbound.message.partition, inbound.message.offset, _ms(now)])
         self.stats.applied += 1
-        return records, True
+        metrics.EVENTS_APPLIED.labels(self.config.pipeline, env.type).inc()
+        if attempt > 1:
+            metrics.RETRIES.labels(self.config.pipeline, "succeeded").inc()
+        return records, OK
 
     def _park(
         self, txn: ShardTransaction, rec: dict[str, Any] | None, inbound: Inbound, now_ms: int
@@ -224,11 +283,15 @@ class WorkflowEngine:
         now_ms = timer.due_ms
         out: list[OutRecord] = []
         self.stats.timers_fired += 1
+        metrics.TIMERS_FIRED.labels(self.config.pipeline).inc()
         if self.config.decisions_topic is not None:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
                                    timer.name, timer.due_ms, armed[1], rec["version"],
                                    f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"))
-        if timer.name == EXPIRE_TIMER:
+        if timer.name == RETRY_TIMER:
+            out += self._retry(txn, rec, now)
+            out += self._drain(txn, timer.aggregate_id, now)
+        elif timer.name == EXPIRE_TIMER:
             txn.delete_instance(timer.aggregate_id)
         elif timer.name == ORPHAN_TIMER:
             for parked in rec["parked"]:
@@ -251,6 +314,18 @@ class WorkflowEngine:
                 self._remember(rec, [f"timeout:{timer.name}", cause_id, None, None, None, now_ms])
             txn.put_instance(timer.aggregate_id, rec)
         self._record(txn, out, now_ms)
+        return out
+
+    def _retry(self, txn: ShardTransaction, rec: dict[str, Any], now: datetime) -> list[OutRecord]:
+        """Run the waiting event's handler again; give up after max_attempts."""
+        waiting = rec["retry"]
+        rec["retry"] = None
+        inbound = self._unpark(waiting["message"])
+        attempt = waiting["attempt"] + 1
+        out, status = self._handle_event(txn, rec, inbound, now, attempt)
+        if status == RETRY:
+            self._start_retry(txn, rec, inbound, _ms(now), attempt)
+        txn.put_instance(inbound.envelope.aggregate_id, rec)
         return out
 
     # -- helpers ------------------------------------------------------------------
@@ -318,10 +393,12 @@ class WorkflowEngine:
     def _aggregate_of(timer_cause_id: str) -> str:
         return timer_cause_id.split("/", 2)[1] if timer_cause_id.startswith("timer/") else ""
 
-    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None) -> OutRecord:
+    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None,
+              attempts: int = 1) -> OutRecord:
         self.stats.dead_lettered[reason.value] = self.stats.dead_lettered.get(reason.value, 0) + 1
+        metrics.DEAD_LETTERS.labels(self.config.pipeline, reason.value).inc()
         record = DeadLetterRecord(reason=reason, message=text, pipeline=self.config.pipeline, step=STEP,
-                                  source=msg, error_class=type(exc).__name__ if exc else "")
+                                  source=msg, error_class=type(exc).__name__ if exc else "", attempts=attempts)
         return record.to_record(self.config.dead_letter_topic)
 
     def _timer_dead(self, timer: TimerEntry, exc: Exception) -> OutRecord:

@@ -45,6 +45,7 @@ class Event:
 
     envelope: Envelope
     payload: Payload
+    attempt: int = 1  # > 1 when the engine retries after a RetryableError
 
     @property
     def type(self) -> str:
@@ -154,6 +155,8 @@ class Workflow:
     starts_with: ClassVar[Iterable[str]] = ()
     # Finished instances are kept this long so late events can be compensated.
     retention: timedelta = timedelta(days=7)
+    # Exceptions worth retrying (with backoff, up to pipeline.max_attempts).
+    retryable: ClassVar[tuple[type[BaseException], ...]] = (RetryableError, TimeoutError, ConnectionError)
 
     event_handlers: ClassVar[dict[str, str]]
     timeout_handlers: ClassVar[dict[str, str]]

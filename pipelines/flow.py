@@ -16,6 +16,7 @@ from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_key
 from operators.decode import Decoder, Inbound
 from operators.engine import EngineConfig, WorkflowEngine
+from operators.retry import RetryPolicy
 from operators.shard_logic import ShardRuntime, ShardTick
 from pipelines.definition import PipelineDefinition
 from state import StateDirectory
@@ -35,7 +36,10 @@ def build_engine(definition: PipelineDefinition, settings: EventyardSettings) ->
         orphan_timeout=settings.pipeline.orphan_timeout,
         decisions_topic=settings.pipeline.decisions,
     )
-    return WorkflowEngine(workflow, definition.catalog, config)
+    p = settings.pipeline
+    retry = RetryPolicy(p.max_attempts, p.retry_backoff, p.retry_backoff_max,
+                        getattr(workflow, "retryable", RetryPolicy.retryable))
+    return WorkflowEngine(workflow, definition.catalog, config, retry=retry)
 
 
 def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:

@@ -15,6 +15,7 @@ from types import FrameType
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
+from eventyard import metrics
 from eventyard.errors import EventyardError
 from eventyard.logs import configure_logging
 from pipelines import get_pipeline
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         definition = get_pipeline(args.pipeline)
         settings = definition.settings(args.config)
         flow = build_flow(definition, settings)
+        if settings.metrics.port is not None:
+            metrics.serve(settings.metrics.port + (args.process_id or 0))
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
         log.info("worker %s of %s starting", args.process_id or 0, settings.name)
         cli_main(

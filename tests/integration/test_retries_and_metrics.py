@@ -1,0 +1,58 @@
+"""Retries through `eventyard run` on the embedded broker, and the metrics endpoint."""
+
+import socket
+import urllib.request
+
+import orjson
+import pytest
+
+from eventyard.demo.traffic import OrderScenario, Outcome, envelope_record
+from eventyard.inspect import read_instance
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _paid_with(scenario: OrderScenario, payment_id: str):
+    record = scenario.paid()
+    envelope = orjson.loads(record.value)
+    envelope["payload"]["payment_id"] = payment_id
+    return envelope_record("payments", "PaymentReceived", scenario.order_id, envelope["payload"],
+                           envelope["event_id"])
+
+
+def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
+        live_settings, start_pipeline, make_driver):
+    port = _free_port()
+    settings = live_settings(pipeline__max_attempts="3", pipeline__retry_backoff="200ms",
+                             metrics__port=str(port))
+    eventually = OrderScenario("o-retry", Outcome.COMPLETED, True, False)
+    never = OrderScenario("o-never", Outcome.COMPLETED, True, False)
+    driver = make_driver(settings, [eventually])
+    start_pipeline(processes=1, pipeline="tests.integration.flaky:PIPELINE")
+    driver.send([eventually.placed(), _paid_with(eventually, "p-ok-on-3"), eventually.reserved(),
+                 never.placed(), _paid_with(never, "p-never"), never.reserved()])
+    tally = driver.collector.tally
+    start_pipeline.settle(driver, lambda: driver.all_as_expected() and len(tally.dead_letters) >= 1)
+
+    # the order whose payment succeeded on the third attempt completed, with no dead letter
+    assert tally.distinct("o-retry") == eventually.expected()
+    assert [m.key for m in tally.dead_letters] == [b"o-never"]
+    headers = dict(tally.dead_letters[0].headers)
+    assert headers["eventyard.error.attempts"] == b"3"
+    assert headers["eventyard.error.reason"] == b"handler_error"
+    # the reservation that waited behind the failing payment was applied after it
+    instance = read_instance(settings, "o-never").instance
+    assert instance["data"]["reservation_id"] == "r-o-never" and instance["data"]["payment_id"] is None
+    assert [h[0] for h in instance["history"]] == ["OrderPlaced", "InventoryReserved"]
+    assert tally.distinct("o-never")["OrderConfirmed"] == 0
+
+    scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert 'eventyard_retries_total{outcome="succeeded",pipeline="order_saga"} 1.0' in scraped
+    assert 'eventyard_retries_total{outcome="exhausted",pipeline="order_saga"} 1.0' in scraped
+    assert 'eventyard_dead_letters_total{pipeline="order_saga",reason="handler_error"} 1.0' in scraped
