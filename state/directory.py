@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -58,3 +60,14 @@ class StateDirectory:
         tmp = manifest.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"pipeline": self.pipeline, "shards": self.shards}))
         tmp.replace(manifest)
+
+    def read_instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every workflow instance of every shard, opened read-only (safe next to a writer)."""
+        from state.store import ShardStore
+
+        for shard in self.existing_shards():
+            store = ShardStore.open(self.shard_path(shard), shard, read_only=True)
+            try:
+                yield from store.instances()
+            finally:
+                store.close()

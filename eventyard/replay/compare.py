@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from state import ShardStore, StateDirectory
+from state import StateDirectory
 
-__all__ = ["StateDiff", "compare_states", "load_instances"]
+__all__ = ["StateDiff", "compare_states"]
 
 
 @dataclass
@@ -22,19 +21,8 @@ class StateDiff:
         return not (self.only_live or self.only_rebuilt or self.different)
 
 
-def load_instances(directory: StateDirectory) -> dict[str, dict[str, Any]]:
-    instances: dict[str, dict[str, Any]] = {}
-    for shard in directory.existing_shards():
-        store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
-        try:
-            instances.update(store.instances())
-        finally:
-            store.close()
-    return instances
-
-
 def compare_states(live: StateDirectory, rebuilt: StateDirectory) -> StateDiff:
-    a, b = load_instances(live), load_instances(rebuilt)
+    a, b = dict(live.read_instances()), dict(rebuilt.read_instances())
     diff = StateDiff(compared=len(a.keys() | b.keys()))
     diff.only_live = sorted(a.keys() - b.keys())
     diff.only_rebuilt = sorted(b.keys() - a.keys())

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
-from state import ShardStore, StateDirectory
+from state import StateDirectory
 from tests.integration.chaos import Chaos
 
 pytestmark = pytest.mark.integration
@@ -32,15 +32,7 @@ def seed() -> int:
 
 
 def _final_states(settings) -> dict[str, dict]:
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    states = {}
-    for shard in directory.existing_shards():
-        store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
-        try:
-            states.update(store.instances())
-        finally:
-            store.close()
-    return states
+    return dict(StateDirectory(settings.state.dir, settings.name, settings.state.shards).read_instances())
 
 
 def _expected_state(outcome: Outcome) -> str:

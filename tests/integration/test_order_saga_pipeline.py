@@ -8,7 +8,7 @@ import pytest
 
 from eventyard.demo.bad_input import bad_messages
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
-from state import ShardStore, StateDirectory
+from state import StateDirectory
 
 pytestmark = pytest.mark.integration
 
@@ -69,16 +69,6 @@ def test_each_bad_input_class_gives_one_dead_letter_and_the_pipeline_keeps_going
         assert headers["eventyard.error.message"] and headers["eventyard.failed_at"]
 
 
-def _applied_histories(settings):
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    for shard in directory.existing_shards():
-        store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
-        try:
-            yield from store.instances()
-        finally:
-            store.close()
-
-
 def test_graceful_stop_and_restart_mid_stream_applies_no_event_twice(live_settings, start_pipeline, make_driver):
     settings = live_settings()
     scenarios = plan_orders(1000, FAST_OUTCOMES, seed=13)
@@ -93,7 +83,7 @@ def test_graceful_stop_and_restart_mid_stream_applies_no_event_twice(live_settin
     start_pipeline.settle(driver, driver.all_as_expected)
     # stop before reading state: a running worker holds its shard stores open
     assert start_pipeline.stop_all() == [0, 0]
-    instances = dict(_applied_histories(settings))
+    instances = dict(StateDirectory(settings.state.dir, settings.name, settings.state.shards).read_instances())
     assert len(instances) == 1000
     for order_id, instance in instances.items():
         event_ids = [h[1] for h in instance["history"]]

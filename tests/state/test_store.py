@@ -96,3 +96,15 @@ def test_state_directory_pins_shard_count(tmp_path: Path):
         StateDirectory(tmp_path, "order_saga", 64).ensure()
     with pytest.raises(StoreError, match="pipeline 'order_saga'"):
         StateDirectory(tmp_path, "loans", 256).ensure()
+
+
+def test_state_directory_reads_every_instance_of_every_shard(tmp_path: Path):
+    directory = StateDirectory(tmp_path, "order_saga", 8)
+    directory.ensure()
+    for shard, aggregate in ((1, "a"), (5, "b")):
+        store = ShardStore.open(directory.shard_path(shard), shard, create=True)
+        txn = store.transaction()
+        txn.put_instance(aggregate, {"state": aggregate})
+        txn.commit()
+        store.close()
+    assert dict(directory.read_instances()) == {"a": {"state": "a"}, "b": {"state": "b"}}
