@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
@@ -73,15 +73,19 @@ def replay(
 
 
 def _run_with_progress(definition, settings, target: Path, since_ms, emit, aggregate) -> ReplayResult:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeRemainingColumn())
+    """One bar for all offsets (events/s, ETA) and one row of offsets per partition."""
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("replaying offsets", total=None, rate=0.0)
+        total = progress.add_task("all partitions", total=None, rate="")
+        rows: dict[str, TaskID] = {}
 
         def update(p: ReplayProgress) -> None:
-            done_parts = sum(1 for pos, end in p.partitions.values() if pos >= end)
-            progress.update(task, completed=p.done, total=p.total, rate=p.events_per_s,
-                            description=f"replaying ({done_parts}/{len(p.partitions)} partitions done)")
+            progress.update(total, completed=p.done, total=p.total, rate=f"{p.events_per_s:>9,.0f} events/s")
+            for name, (position, end) in p.partitions.items():
+                if name not in rows:
+                    rows[name] = progress.add_task(name, total=end, rate="")
+                progress.update(rows[name], completed=position, total=end)
 
         return run_replay(definition, settings, target, since_ms=since_ms, emit=emit,
                           aggregate=aggregate, on_progress=update)

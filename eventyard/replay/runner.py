@@ -24,7 +24,7 @@ __all__ = ["ReplayProgress", "ReplayResult", "run_replay"]
 class ReplayProgress:
     done: int  # offsets consumed, all partitions
     total: int  # offsets to consume as reported at the start
-    partitions: dict[str, tuple[int, int]]  # "topic[p]" -> (position, end)
+    partitions: dict[str, tuple[int, int]]  # "topic[p]" -> (offsets done, offsets to do)
     events_per_s: float
 
 
@@ -40,9 +40,10 @@ class ReplayResult:
 
 
 def _progress(streams: list[PartitionStream], started: float, events: int) -> ReplayProgress:
-    parts = {f"{s.tp.topic}[{s.tp.partition}]": (s.position, max(s.end, s.position)) for s in streams}
-    done = sum(s.position - s.start for s in streams)
-    total = sum(max(s.end, s.position) - s.start for s in streams)
+    parts = {f"{s.tp.topic}[{s.tp.partition}]": (s.position - s.start, max(s.end, s.position) - s.start)
+             for s in streams}
+    done = sum(position for position, _ in parts.values())
+    total = sum(end for _, end in parts.values())
     return ReplayProgress(done, total, parts, events / max(time.monotonic() - started, 1e-9))
 
 
@@ -63,7 +64,7 @@ def run_replay(definition: PipelineDefinition, settings: EventyardSettings, targ
     try:
         for n, msg in enumerate(merged(streams, merge_key), 1):
             rebuilder.feed(msg)
-            if on_progress and n % 2000 == 0:
+            if on_progress and n % 500 == 0:
                 on_progress(_progress(streams, started, n))
         stats = rebuilder.finish()
         if on_progress:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 
 import orjson
 import pytest
@@ -110,3 +112,21 @@ def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pip
     assert result.returncode == 2
     assert "is running" in result.stderr and "--verify" in result.stderr
     assert not list(settings.state.dir.parent.glob("*.replay-*"))  # nothing left behind
+
+
+def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run):
+    settings, _, _ = live_run()
+    live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    before = dict(live.read_instances())
+    replay = subprocess.Popen([sys.executable, "-m", "eventyard", "replay", "order_saga"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    scratch = settings.state.dir.parent.glob(f"{settings.state.dir.name}.replay-*")
+    while not list(scratch) and replay.poll() is None:  # await: rebuilding has started
+        time.sleep(0.01)
+        scratch = settings.state.dir.parent.glob(f"{settings.state.dir.name}.replay-*")
+    replay.send_signal(signal.SIGINT)
+    output, _ = replay.communicate(timeout=120)
+    assert replay.returncode == 130, output
+    assert "interrupted: the live state is untouched" in output
+    assert not list(settings.state.dir.parent.glob(f"{settings.state.dir.name}.replay-*"))
+    assert dict(live.read_instances()) == before
