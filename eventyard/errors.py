@@ -13,6 +13,7 @@ __all__ = [
     "PipelineNotFoundError",
     "WorkflowDefinitionError",
     "BrokerError",
+    "DeadLetterError",
 ]
 
 
@@ -54,3 +55,8 @@ class WorkflowDefinitionError(EventyardError):
 
 class BrokerError(EventyardError):
     """The embedded broker could not be started."""
+
+
+class DeadLetterError(EventyardError):
+    """A dead-letter command cannot do what was asked: a bad filter, a record that
+    is not there, an unusable redrive checkpoint, or a failed publication."""

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
+from eventyard.cli.dlq import dlq_app
 from eventyard.cli.replay import replay
 from eventyard.cli.state import state_app
 from eventyard.logs import configure_logging
@@ -18,6 +19,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeline's topics.")
 app.add_typer(topics_app, name="topics")
 app.add_typer(state_app, name="state")
+app.add_typer(dlq_app, name="dlq")
 app.command()(replay)
 
 
