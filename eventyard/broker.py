@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from eventyard.errors import BrokerError
+from eventyard.ports import free_ports
 
 __all__ = ["EmbeddedBroker"]
 
@@ -19,15 +20,9 @@ __all__ = ["EmbeddedBroker"]
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_file: Path | None = None) -> None:
         self.host = host
-        self.port = port or self._free_port()
+        self.port = port or free_ports()[0]
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def _free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
 
     @property
     def bootstrap_servers(self) -> str:

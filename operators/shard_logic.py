@@ -29,7 +29,7 @@ from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.decode import Inbound
 from operators.engine import WorkflowEngine
-from state import ShardStore, StateDirectory
+from state import ShardStore, StateDirectory, TimerEntry
 
 __all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
 
@@ -84,6 +84,10 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
         self.resend_pending = True
         self.next_housekeeping = datetime.now(timezone.utc)
         self.input_times: dict[tuple[str, int], int] = {}
+        # Earliest pending timer, re-read only after work that can change timers:
+        # most batches are ticks, and notify_at runs after every batch.
+        self._earliest: TimerEntry | None = None
+        self._timers_changed = True
         if resume is not None:
             self._open(resume["shard"], known=True)
 
@@ -122,6 +126,7 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
             if self.resend_pending:
                 out.extend(self._resend())
             out.extend(self.engine.apply(self.store.transaction(), item))
+            self._timers_changed = True
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
         out.extend(self._resend())
@@ -136,7 +141,9 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
         if self.resend_pending:
             return now
         due = self.next_housekeeping
-        timer = self.store.earliest_timer()
+        if self._timers_changed:
+            self._earliest, self._timers_changed = self.store.earliest_timer(), False
+        timer = self._earliest
         if timer is not None:
             stream = self.stream_time_ms()
             ready = stream is not None and stream >= timer.due_ms
@@ -152,6 +159,7 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
         if stream is not None:
             for timer in store.due_timers(stream, limit=_TIMERS_PER_NOTIFY):
                 out.extend(self.engine.fire(store.transaction(), timer))
+                self._timers_changed = True
         now = datetime.now(timezone.utc)
         if now >= self.next_housekeeping:
             self.next_housekeeping = now + _HOUSEKEEPING_EVERY

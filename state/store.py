@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rocksdict import AccessType, Options, Rdict, WriteBatch
@@ -13,6 +13,9 @@ from rocksdict import AccessType, Options, Rdict, WriteBatch
 from eventyard.errors import StoreCorruptError, StoreLockedError, StoreMissingError
 from eventyard.records import OutRecord
 from state import keys
+
+if TYPE_CHECKING:
+    from state.transaction import ShardTransaction
 
 __all__ = ["ShardStore", "TimerEntry", "OutboxEntry"]
 

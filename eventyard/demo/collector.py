@@ -9,6 +9,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
+from eventyard.kafka.client import source_message
 from eventyard.records import SourceMessage
 
 __all__ = ["OutputCollector", "Tally"]
@@ -51,9 +52,7 @@ class OutputCollector:
         for tp, messages in self._consumer.poll(timeout_ms=timeout_ms, max_records=5000).items():
             for m in messages:
                 if tp.topic == self.dead_letter:
-                    headers = tuple((k, v or b"") for k, v in (m.headers or ()))
-                    self.tally.dead_letters.append(SourceMessage(
-                        m.topic, m.partition, m.offset, m.key, m.value, headers, m.timestamp))
+                    self.tally.dead_letters.append(source_message(m))
                     continue
                 envelope = orjson.loads(m.value)
                 self.tally.event_ids[envelope["event_id"]] += 1

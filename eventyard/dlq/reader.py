@@ -1,11 +1,10 @@
 """Read a dead-letter topic: every partition, from the beginning or from saved positions.
 
 Manual `assign` and no consumer group, so nothing is committed and no group join is
-waited for. "Caught up" is decided by fetching: a scan ends only after consecutive
-empty polls, and not before every partition reached the end offset reported at the
-start. The end offset alone is not enough: the embedded broker's high watermark can
-be short by up to one producer batch; real Kafka's is exact, and then the empty
-polls merely confirm it.
+waited for. "Caught up" is decided by fetching: a scan ends after consecutive empty
+polls once every partition's position reached the high watermark of its fetch
+responses (eventyard.kafka.client.caught_up), never by the reported end offset,
+which the embedded broker can understate by a producer batch.
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 
 from config import KafkaSettings
 from eventyard.dlq.view import DeadLetterView
 from eventyard.errors import TopicMissingError
-from eventyard.records import SourceMessage
+from eventyard.kafka.client import caught_up, source_message
 
 __all__ = ["DeadLetterReader"]
 
@@ -67,7 +65,6 @@ class DeadLetterReader:
     def scan(self, stop_at: Mapping[int, int] | None = None) -> Iterator[DeadLetterView]:
         """Records from the current positions until caught up (or, with `stop_at`,
         until each partition reaches its given next offset)."""
-        ends = self._consumer.end_offsets(list(self._tps.values())) if stop_at is None else {}
         empty = 0
         while True:
             if stop_at is not None:
@@ -78,7 +75,7 @@ class DeadLetterReader:
             if not batch:
                 empty += 1
                 if empty >= _EMPTY_POLLS_TO_GIVE_UP or (
-                        stop_at is None and empty >= _EMPTY_POLLS_TO_FINISH and self._reached(ends)):
+                        stop_at is None and empty >= _EMPTY_POLLS_TO_FINISH and self._reached()):
                     return
                 continue
             empty = 0
@@ -87,7 +84,7 @@ class DeadLetterReader:
                 for m in messages:
                     if limit is not None and m.offset >= limit:
                         break
-                    yield DeadLetterView.from_message(_message(m))
+                    yield DeadLetterView.from_message(source_message(m))
 
     def follow(self) -> Iterator[DeadLetterView]:
         """Records from the current positions, waiting for new ones, forever."""
@@ -95,7 +92,7 @@ class DeadLetterReader:
         while True:
             for messages in self._consumer.poll(timeout_ms=self._poll_ms).values():
                 for m in messages:
-                    yield DeadLetterView.from_message(_message(m))
+                    yield DeadLetterView.from_message(source_message(m))
 
     def find(self, offset: int, partition: int | None = None) -> list[DeadLetterView]:
         """The record at `offset` in `partition`, or in each partition that has one."""
@@ -112,12 +109,12 @@ class DeadLetterReader:
             empty = 0 if batch else empty + 1
             for tp, messages in batch.items():
                 # Compaction or retention can make the first record a later one.
-                found += [DeadLetterView.from_message(_message(m)) for m in messages[:1] if m.offset == offset]
+                found += [DeadLetterView.from_message(source_message(m)) for m in messages[:1] if m.offset == offset]
                 self._consumer.pause(tp)
         return sorted(found, key=lambda v: v.partition)
 
-    def _reached(self, ends: Mapping[TopicPartition, int]) -> bool:
-        return all(self._consumer.position(tp) >= ends.get(tp, 0) for tp in self._tps.values())
+    def _reached(self) -> bool:
+        return all(caught_up(self._consumer, tp) for tp in self._tps.values())
 
     def _pause_finished(self, stop_at: Mapping[int, int]) -> None:
         done = [tp for p, tp in self._tps.items() if self._consumer.position(tp) >= stop_at.get(p, 0)]
@@ -134,7 +131,3 @@ class DeadLetterReader:
                  tb: TracebackType | None) -> None:
         self.close()
 
-
-def _message(m: ConsumerRecord) -> SourceMessage:
-    headers = tuple((k, v or b"") for k, v in (m.headers or ()))
-    return SourceMessage(m.topic, m.partition, m.offset, m.key, m.value, headers, m.timestamp)

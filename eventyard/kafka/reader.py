@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
 from eventyard.errors import TopicMissingError
+from eventyard.kafka.client import caught_up, source_message
 from eventyard.records import SourceMessage
 
 __all__ = ["PartitionStream", "open_streams", "merged", "read_topic"]
@@ -40,21 +41,12 @@ class PartitionStream:
         """Fetch more; return False when the partition is exhausted."""
         while not self.buffer and not self.done:
             batch = self.consumer.poll(timeout_ms=_EMPTY_POLL_MS, max_records=5000).get(self.tp, [])
-            for m in batch:
-                self.buffer.append(SourceMessage(
-                    m.topic, m.partition, m.offset, m.key, m.value,
-                    tuple((k, v or b"") for k, v in (m.headers or ())), m.timestamp))
+            self.buffer.extend(source_message(m) for m in batch)
             if batch:
                 self.position = batch[-1].offset + 1
-            elif self.caught_up():
+            elif caught_up(self.consumer, self.tp):
                 self.done = True
         return bool(self.buffer)
-
-    def caught_up(self) -> bool:
-        # The high watermark of a fetch response is exact (the embedded broker's
-        # ListOffsets answer is not); None means no fetch has returned yet.
-        highwater = self.consumer.highwater(self.tp)
-        return highwater is not None and self.position >= highwater
 
     def close(self) -> None:
         self.consumer.close()

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
 from eventyard.errors import TopicMissingError
+from eventyard.kafka.client import caught_up, source_message
 from eventyard.records import InputTick, SourceMessage
 
 __all__ = ["KafkaSource", "KafkaSourcePartition"]
@@ -49,11 +50,7 @@ class KafkaSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, in
         # poll(0) must not block: bytewax runs all operators on this thread.
         batch = self._consumer.poll(timeout_ms=0).get(self._tp, [])
         now = datetime.now(timezone.utc)
-        out: list[SourceMessage | InputTick] = [
-            SourceMessage(m.topic, m.partition, m.offset, m.key, m.value,
-                          tuple((k, v or b"") for k, v in (m.headers or ())), m.timestamp)
-            for m in batch
-        ]
+        out: list[SourceMessage | InputTick] = [source_message(m) for m in batch]
         if batch:
             self._awake = None
             self._next_offset = batch[-1].offset + 1
@@ -66,15 +63,9 @@ class KafkaSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, in
             # Caught up: input time is now. Otherwise it is the newest event read
             # (the tick follows this batch's records in order).
             out.append(InputTick(self._tp.topic, self._tp.partition,
-                                 now_ms if not batch and self._caught_up() else self._newest_ts))
+                                 now_ms if not batch and caught_up(self._consumer, self._tp)
+                                 else self._newest_ts))
         return out
-
-    def _caught_up(self) -> bool:
-        # An empty poll proves nothing before the first fetch returned; the high
-        # watermark from a fetch response does (and is exact, unlike ListOffsets
-        # on the embedded broker).
-        highwater = self._consumer.highwater(self._tp)
-        return highwater is not None and self._consumer.position(self._tp) >= highwater
 
     def next_awake(self) -> datetime | None:
         return self._awake

@@ -53,6 +53,7 @@ class Rebuilder:
         self.aggregate = aggregate.encode() if aggregate is not None else None
         self.stores: dict[int, ShardStore] = {}
         self.dependencies = set(decisions.after.values())
+        self.timed = {aggregate for aggregate, _ in decisions.timers}  # skip reads for the rest
         self.done: set[Coords] = set()
         self.held: dict[Coords, list[SourceMessage]] = {}
         self.stats = RebuildStats()
@@ -89,7 +90,8 @@ class Rebuilder:
         store = self._store(shard_of(aggregate, self.directory.shards))
         self._emit(self.engine.apply(store.transaction(), item))
         self.stats.applied += 1
-        self._fire_decided(store, aggregate)
+        if aggregate in self.timed:
+            self._fire_decided(store, aggregate)
 
     def _fire_decided(self, store: ShardStore, aggregate: str) -> None:
         """Fire the timers that fired live at this instance's current version."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,22 +16,12 @@ from bytewax.recovery import init_db_dir
 
 from config import EventyardSettings
 from eventyard.kafka import ensure_topics_exist
+from eventyard.ports import free_ports
 from state import StateDirectory
 
-__all__ = ["PipelineSupervisor", "free_ports"]
+__all__ = ["PipelineSupervisor"]
 
 log = logging.getLogger(__name__)
-
-
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 class PipelineSupervisor:

@@ -1,6 +1,5 @@
 """Retries through `eventyard run` on the embedded broker, and the metrics endpoint."""
 
-import socket
 import urllib.request
 
 import orjson
@@ -8,14 +7,9 @@ import pytest
 
 from eventyard.demo.traffic import OrderScenario, Outcome, envelope_record
 from eventyard.inspect import read_instance
+from eventyard.ports import free_ports
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _paid_with(scenario: OrderScenario, payment_id: str):
@@ -28,7 +22,7 @@ def _paid_with(scenario: OrderScenario, payment_id: str):
 
 def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
         live_settings, start_pipeline, make_driver):
-    port = _free_port()
+    port = free_ports()[0]
     settings = live_settings(pipeline__max_attempts="3", pipeline__retry_backoff="200ms",
                              metrics__port=str(port))
     eventually = OrderScenario("o-retry", Outcome.COMPLETED, True, False)

@@ -1,0 +1,27 @@
+"""Small kafka-python helpers shared by every reader at the edge."""
+
+from __future__ import annotations
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from eventyard.records import SourceMessage
+
+__all__ = ["source_message", "caught_up"]
+
+
+def source_message(m: ConsumerRecord) -> SourceMessage:
+    """A client record as the transport-neutral value the rest of Eventyard sees."""
+    return SourceMessage(m.topic, m.partition, m.offset, m.key, m.value,
+                         tuple((k, v or b"") for k, v in (m.headers or ())), m.timestamp)
+
+
+def caught_up(consumer: KafkaConsumer, tp: TopicPartition) -> bool:
+    """True once the position reached the high watermark of a fetch response.
+
+    Fetch responses carry an exact high watermark on real Kafka and on the embedded
+    broker alike, unlike the embedded broker's ListOffsets answer (short by up to a
+    producer batch, DESIGN.md). None means no fetch has returned yet.
+    """
+    highwater = consumer.highwater(tp)
+    return highwater is not None and consumer.position(tp) >= highwater
