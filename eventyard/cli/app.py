@@ -67,12 +67,14 @@ def events(pipeline: Annotated[str, typer.Argument()] = "order_saga") -> None:
     with user_errors():
         definition, settings = load(pipeline, None)
     table = Table(title=f"{pipeline} event catalog")
-    for column in ("type", "direction", "topic", "required payload fields", "meaning"):
-        table.add_column(column)
+    required = {t: spec.model.model_json_schema().get("required", []) for t, spec in definition.catalog.items()}
+    widest = max((len(f) for fields in required.values() for f in fields), default=6)
+    for column in ("type", "direction", "topic"):
+        table.add_column(column, no_wrap=True)  # names must stay whole to be copied
+    table.add_column("required payload fields", min_width=widest)
+    table.add_column("meaning")
     for spec in definition.catalog.values():
-        schema = spec.model.model_json_schema()
-        required = ", ".join(schema.get("required", []))
-        table.add_row(spec.type, spec.direction, spec.topic, required, spec.description)
+        table.add_row(spec.type, spec.direction, spec.topic, "\n".join(required[spec.type]), spec.description)
     console.print(table)
 
 

@@ -31,6 +31,7 @@ class PartitionStream:
     tp: TopicPartition
     start: int
     end: int  # as reported when opened; progress only, not the stop condition
+    since_ms: int | None = None  # records older than this are skipped
     done: bool = False
 
     def __post_init__(self) -> None:
@@ -41,7 +42,8 @@ class PartitionStream:
         """Fetch more; return False when the partition is exhausted."""
         while not self.buffer and not self.done:
             batch = self.consumer.poll(timeout_ms=_EMPTY_POLL_MS, max_records=5000).get(self.tp, [])
-            self.buffer.extend(source_message(m) for m in batch)
+            self.buffer.extend(source_message(m) for m in batch
+                               if self.since_ms is None or m.timestamp >= self.since_ms)
             if batch:
                 self.position = batch[-1].offset + 1
             elif caught_up(self.consumer, self.tp):
@@ -64,8 +66,12 @@ def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | Non
         ends = meta.end_offsets(tps)
         starts = meta.beginning_offsets(tps)
         if since_ms is not None:
+            # Trust only an answer at or after the time asked for: past the last
+            # record real Kafka answers None, the embedded broker offset 0 with
+            # timestamp -1. Otherwise read from the start; older records are skipped.
             found = meta.offsets_for_times({tp: since_ms for tp in tps})
-            starts = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}
+            starts = {tp: found[tp].offset if found.get(tp) and found[tp].timestamp >= since_ms
+                      else starts[tp] for tp in tps}
     finally:
         meta.close()
     streams = []
@@ -74,7 +80,7 @@ def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | Non
                                  max_poll_records=5000, fetch_max_wait_ms=100)
         consumer.assign([tp])
         consumer.seek(tp, starts[tp])
-        streams.append(PartitionStream(consumer, tp, starts[tp], ends[tp]))
+        streams.append(PartitionStream(consumer, tp, starts[tp], ends[tp], since_ms))
     return streams
 
 
