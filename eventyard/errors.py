@@ -11,6 +11,7 @@ __all__ = [
     "StoreLockedError",
     "TopicMissingError",
     "PipelineNotFoundError",
+    "OperatorDefinitionError",
     "WorkflowDefinitionError",
     "BrokerError",
     "DeadLetterError",
@@ -49,7 +50,11 @@ class PipelineNotFoundError(EventyardError):
     """No pipeline is registered under the requested name."""
 
 
-class WorkflowDefinitionError(EventyardError):
+class OperatorDefinitionError(EventyardError):
+    """An operator (or its place in a pipeline) is defined inconsistently."""
+
+
+class WorkflowDefinitionError(OperatorDefinitionError):
     """A workflow class is defined inconsistently."""
 
 

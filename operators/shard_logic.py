@@ -27,8 +27,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
-from operators.decode import Inbound
-from operators.engine import WorkflowEngine
+from operators.operator_set import Delivery, OperatorSet
 from state import ShardStore, StateDirectory, TimerEntry
 
 __all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
@@ -51,7 +50,7 @@ class ShardRuntime:
     """What every shard logic of one worker shares."""
 
     directory: StateDirectory
-    engine: WorkflowEngine
+    operators: OperatorSet
     outbox_retention: timedelta
     dedup_retention: timedelta
     rebuild_missing: bool = False
@@ -74,10 +73,10 @@ def _now_ms() -> int:
     return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 
-class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, Any]]):
+class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, Any]]):
     def __init__(self, runtime: ShardRuntime, resume: dict[str, Any] | None) -> None:
         self.runtime = runtime
-        self.engine = runtime.engine
+        self.operators = runtime.operators
         self.store: ShardStore | None = None
         # Outbox entries after this sequence must be (re-)emitted before new work.
         self.emitted_seq: int = resume["outbox_seq"] if resume else 0
@@ -111,7 +110,7 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
             return None
         return min(min(self.input_times.values()), _now_ms())
 
-    def on_batch(self, values: list[Inbound | ShardTick]) -> tuple[list[OutRecord], bool]:
+    def on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
         out: list[OutRecord] = []
         for item in values:
             if isinstance(item, ShardTick):
@@ -121,11 +120,11 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
                     self._open(item.shard, known=False)  # timers of a shard bytewax forgot
                 continue
             if self.store is None:
-                self._open(shard_of(item.envelope.aggregate_id, self.runtime.directory.shards), known=False)
+                self._open(shard_of(item.key, self.runtime.directory.shards), known=False)
             assert self.store is not None
             if self.resend_pending:
                 out.extend(self._resend())
-            out.extend(self.engine.apply(self.store.transaction(), item))
+            out.extend(self.operators.apply(self.store.transaction(), item))
             self._timers_changed = True
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
@@ -158,7 +157,7 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
         stream = self.stream_time_ms()
         if stream is not None:
             for timer in store.due_timers(stream, limit=_TIMERS_PER_NOTIFY):
-                out.extend(self.engine.fire(store.transaction(), timer))
+                out.extend(self.operators.fire(store.transaction(), timer))
                 self._timers_changed = True
         now = datetime.now(timezone.utc)
         if now >= self.next_housekeeping:
