@@ -26,6 +26,7 @@ class InactivityOptions(BaseModel):
     watch: frozenset[str] = frozenset()  # event types that count as activity (empty: all)
     done_on: frozenset[str] = frozenset()  # event types after which the aggregate is not watched
     timeout: Duration = timedelta(days=3)
+    repeat: bool = True  # report a still-stalled aggregate again after each further timeout
     output: str = "events"
     alert_type: str = "AggregateStalled"
 
@@ -61,6 +62,9 @@ class InactivityDetector(Operator[LastActivity]):
         ctx.emit(self.options.output, self.options.alert_type, aggregate_id=ctx.key,
                  last_event_type=last.event_type, last_event_id=last.event_id, last_activity_at=last.at,
                  idle_seconds=self.options.timeout.total_seconds(), alerts=last.alerts + 1)
+        if not self.options.repeat:
+            ctx.clear()
+            return
         # Keep watching: a still-stalled aggregate is reported again after another timeout.
         last.alerts += 1
         ctx.set_timer(STALLED, after=self.options.timeout)
