@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "TRACEPARENT", "TRACESTATE", "SAMPLED", "TraceParent",
-    "parse_traceparent", "extract", "trace_id_for", "span_id_for", "output_headers",
+    "parse_traceparent", "extract", "trace_id_for", "trace_id_of", "span_id_for",
+    "output_headers",
 ]
 
 TRACEPARENT = "traceparent"
@@ -136,6 +137,16 @@ def trace_id_for(trace_id: str) -> str:
     return _hex_digest(b"eventyard.trace:", trace_id, 32)
 
 
+def trace_id_of(parent: TraceParent | None, envelope_trace_id: str | None, fallback_id: str) -> str:
+    """The trace an input belongs to: its traceparent's, else its envelope trace_id's, else fallback_id's.
+
+    Bind this one in `eventyard.logs.log_context`, so log lines and records share the id.
+    """
+    if parent is not None:
+        return parent.trace_id
+    return trace_id_for(envelope_trace_id or fallback_id)
+
+
 def span_id_for(event_id: str) -> str:
     """The span id of the output record with this event_id: same id, same span, every time."""
     return _hex_digest(b"eventyard.span:", event_id, 16)
@@ -151,11 +162,8 @@ def output_headers(
     envelope's trace_id, or `fallback_id` (e.g. the correlation id) when that is
     missing too, and the record is marked sampled.
     """
-    if parent is not None:
-        trace_id, flags, state = parent.trace_id, parent.flags & SAMPLED, parent.tracestate
-    else:
-        trace_id, flags, state = trace_id_for(envelope_trace_id or fallback_id), SAMPLED, None
-    child = TraceParent(trace_id, span_id_for(output_event_id), flags)
+    flags, state = (parent.flags & SAMPLED, parent.tracestate) if parent is not None else (SAMPLED, None)
+    child = TraceParent(trace_id_of(parent, envelope_trace_id, fallback_id), span_id_for(output_event_id), flags)
     headers: tuple[Header, ...] = ((TRACEPARENT, child.header_value()),)
     if state is not None:
         headers += ((TRACESTATE, state.encode("ascii")),)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from eventyard.tracing import (SAMPLED, TraceParent, extract, output_headers, parse_traceparent,
-                               span_id_for, trace_id_for)
+                               span_id_for, trace_id_for, trace_id_of)
 
 # The example of the W3C recommendation.
 EXAMPLE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -136,3 +136,10 @@ def test_output_round_trips_through_extract():
     parent = extract(headers)
     assert parent is not None and parent.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert parent.parent_id == span_id_for("o-1-placed/0")
+
+
+def test_trace_id_of_an_input_prefers_the_header_then_the_envelope_then_the_fallback():
+    parent = parse_traceparent(EXAMPLE)
+    assert trace_id_of(parent, "trace-o-17", "o-17") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_of(None, "trace-o-17", "o-17") == trace_id_for("trace-o-17")
+    assert trace_id_of(None, None, "o-17") == trace_id_for("o-17")
