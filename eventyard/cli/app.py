@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Annotated
@@ -13,7 +14,7 @@ from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_
 from eventyard.cli.dlq import dlq_app
 from eventyard.cli.replay import replay
 from eventyard.cli.state import state_app
-from eventyard.logs import configure_logging
+from eventyard.logs import LogFormatChoice, configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeline's topics.")
@@ -28,12 +29,16 @@ def run(
     pipeline: PipelineArg,
     processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="worker processes")] = 1,
     config: ConfigOption = None,
+    log_format: Annotated[LogFormatChoice | None, typer.Option(
+        "--log-format", help="text or json lines (default: EVENTYARD_LOG_FORMAT, else text)")] = None,
 ) -> None:
     """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
     from eventyard.runtime import PipelineSupervisor
 
-    configure_logging()
+    if log_format is not None:
+        os.environ["EVENTYARD_LOG_FORMAT"] = log_format.value  # the workers inherit it
     with user_errors():
+        configure_logging()
         _, settings = load(pipeline, config)
         supervisor = PipelineSupervisor(pipeline, settings, processes, config)
         supervisor.start()
