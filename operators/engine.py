@@ -21,10 +21,11 @@ from typing import Any
 
 import orjson
 
-from eventyard import metrics
+from eventyard import metrics, tracing
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord, Reason
 from eventyard.envelope import Envelope, utc_now
+from eventyard.logs import log_context
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
 from operators.api import RESERVED_FIELDS, Context, Emit, Event, Operator, Timer
@@ -225,23 +226,28 @@ class OperatorEngine:
                       now: datetime) -> tuple[list[OutRecord], str]:
         env = event.envelope
         ctx = self._context(key, rec, now, event)
-        try:
-            self.operator.on_event(ctx, event)
-            if rec["correlation_id"] is None:
-                rec["correlation_id"] = env.correlation_id or env.event_id
-            records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now)
-            records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
-                        for intent in ctx.dead_letters]
-            self._commit(txn, key, rec, ctx, now)
-        except Exception as exc:  # a handler bug must not stop the shard
-            if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
-                log.info("attempt %d of %s %s failed, will retry: %r", event.attempt, env.type, env.event_id, exc)
-                metrics.RETRIES.labels(self.config.pipeline, "scheduled").inc()
-                return [], RETRY
-            if event.attempt > 1:
-                metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
-            log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
-            return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
+        parent = tracing.extract(event.message.headers) if event.message is not None else None
+        trace_id = tracing.trace_id_of(parent, env.trace_id, rec["correlation_id"] or env.correlation_id
+                                       or env.event_id)
+        with log_context(trace_id, env.aggregate_id):
+            try:
+                self.operator.on_event(ctx, event)
+                if rec["correlation_id"] is None:
+                    rec["correlation_id"] = env.correlation_id or env.event_id
+                records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now, parent)
+                records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
+                            for intent in ctx.dead_letters]
+                self._commit(txn, key, rec, ctx, now)
+            except Exception as exc:  # a handler bug must not stop the shard
+                if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
+                    log.info("attempt %d of %s %s failed, will retry: %r", event.attempt, env.type,
+                             env.event_id, exc)
+                    metrics.RETRIES.labels(self.config.pipeline, "scheduled").inc()
+                    return [], RETRY
+                if event.attempt > 1:
+                    metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
+                log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
+                return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
         txn.mark_seen(self.stored_id(env.event_id), _ms(now))
         if ctx.redeliveries:
             rec["queue"] = [[e.event_id, Context.hold(e), True] for e in ctx.redeliveries] + rec["queue"]
@@ -274,6 +280,9 @@ class OperatorEngine:
         out: list[OutRecord] = []
         self.stats.timers_fired += 1
         metrics.TIMERS_FIRED.labels(self.config.pipeline).inc()
+        if self.config.record_outbox:  # live, not a replay: how late did it fire?
+            metrics.TIMER_LATENESS.labels(self.config.pipeline).observe(
+                max(0, _ms(self.clock()) - timer.due_ms) / 1000)
         if self.config.decisions_topic is not None:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
                                    timer.name, timer.due_ms, armed[1], rec["version"], timer_id))
@@ -282,17 +291,18 @@ class OperatorEngine:
             out += self._drain(txn, key, now)
         else:
             ctx = self._context(key, rec, now, None)
-            try:
-                self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
-                records = self._outputs(ctx.emits, rec, timer_id, None, key, now)
-                records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
-                            for intent in ctx.dead_letters]
-                self._commit(txn, key, rec, ctx, now)
-            except Exception as exc:
-                log.warning("timer %s of %s failed for %s: %r", timer.name, self.step, key, exc)
-                out.append(self._timer_dead(timer, Reason.HANDLER_ERROR, repr(exc), exc))
-            else:
-                out += records
+            with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
+                try:
+                    self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
+                    records = self._outputs(ctx.emits, rec, timer_id, None, key, now)
+                    records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
+                                for intent in ctx.dead_letters]
+                    self._commit(txn, key, rec, ctx, now)
+                except Exception as exc:
+                    log.warning("timer %s of %s failed for %s: %r", timer.name, self.step, key, exc)
+                    out.append(self._timer_dead(timer, Reason.HANDLER_ERROR, repr(exc), exc))
+                else:
+                    out += records
             self._save(txn, key, rec)
             out += self._drain(txn, key, now)  # events redelivered by the timer handler
         self._record(txn, out, timer.due_ms)
@@ -346,7 +356,7 @@ class OperatorEngine:
             txn.set_timer(due, stored_id, name)
 
     def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
-                 key: str, now: datetime) -> list[OutRecord]:
+                 key: str, now: datetime, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
         records = []
         occurred = now.isoformat()
         for index, emit in enumerate(emits):
@@ -363,9 +373,14 @@ class OperatorEngine:
                 "correlation_id": rec["correlation_id"],
                 "hops": (cause.hops + 1) if cause else 1, "payload": emit.payload,
             }
+            # W3C trace context: same trace as the input, a span named by the output's ID
+            # (so a record re-emitted after a crash or replay has identical headers).
+            trace = tracing.output_headers(parent, envelope["trace_id"], rec["correlation_id"] or cause_id,
+                                           event_id)
             records.append(OutRecord(
                 topic=topic, key=key.encode(), value=orjson.dumps(envelope),
-                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode())),
+                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
+                         *trace),
             ))
         return records
 

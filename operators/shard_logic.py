@@ -19,12 +19,14 @@ a timeout waits for the events that might cancel it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
+from eventyard import metrics
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.operator_set import Delivery, OperatorSet
@@ -55,6 +57,18 @@ class ShardRuntime:
     dedup_retention: timedelta
     rebuild_missing: bool = False
     input_partitions: int = 1
+    pipeline: str = ""
+    # Per-worker gauges fed by each shard's counts (made when the worker starts).
+    _gauges: tuple[metrics.PerShardGauge, metrics.PerShardGauge] | None = field(default=None, repr=False)
+
+    def report(self, store: ShardStore) -> None:
+        """Refresh this shard's share of the open-workflow and pending-timer gauges."""
+        if self._gauges is None:
+            self._gauges = (metrics.PerShardGauge(metrics.OPEN_WORKFLOWS, self.pipeline),
+                            metrics.PerShardGauge(metrics.PENDING_TIMERS, self.pipeline))
+        stored, timers = store.counts()
+        self._gauges[0].set(store.shard, stored)
+        self._gauges[1].set(store.shard, timers)
 
     def open_store(self, shard: int, known: bool) -> ShardStore:
         """A shard bytewax has a snapshot for (`known`) must already have a store."""
@@ -92,6 +106,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
 
     def _open(self, shard: int, known: bool) -> ShardStore:
         self.store = self.runtime.open_store(shard, known)
+        self.runtime.report(self.store)
         return self.store
 
     def _resend(self) -> list[OutRecord]:
@@ -111,6 +126,13 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         return min(min(self.input_times.values()), _now_ms())
 
     def on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
+        started = time.perf_counter()
+        try:
+            return self._on_batch(values)
+        finally:
+            metrics.BATCH_LATENCY.labels(self.runtime.pipeline, "workflow").observe(time.perf_counter() - started)
+
+    def _on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
         out: list[OutRecord] = []
         for item in values:
             if isinstance(item, ShardTick):
@@ -153,6 +175,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         store = self.store
         if store is None:
             return [], StatefulBatchLogic.RETAIN
+        started = time.perf_counter()
         out = self._resend()
         stream = self.stream_time_ms()
         if stream is not None:
@@ -167,6 +190,8 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
                 outbox_before_ms=now_ms - int(self.runtime.outbox_retention.total_seconds() * 1000),
                 seen_before_ms=now_ms - int(self.runtime.dedup_retention.total_seconds() * 1000),
             )
+            self.runtime.report(store)
+        metrics.BATCH_LATENCY.labels(self.runtime.pipeline, "timers").observe(time.perf_counter() - started)
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:

@@ -72,6 +72,7 @@ def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -
         outbox_retention=settings.state.outbox_retention,
         dedup_retention=settings.state.dedup_retention,
         rebuild_missing=settings.state.rebuild_missing,
+        pipeline=settings.name,
     )
 
 
