@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,8 @@ topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeli
 app.add_typer(topics_app, name="topics")
 app.add_typer(state_app, name="state")
 app.add_typer(dlq_app, name="dlq")
+new_app = typer.Typer(no_args_is_help=True, help="Create project files from templates.")
+app.add_typer(new_app, name="new")
 app.command()(replay)
 
 
@@ -101,6 +104,24 @@ def broker(
         pass
     finally:
         embedded.stop()
+
+
+@new_app.command("operator")
+def new_operator(
+    name: Annotated[str, typer.Argument(help="snake_case name, e.g. fraud_watch")],
+    package_dir: Annotated[Path, typer.Option("--dir", help="where the module goes")] = Path("."),
+    tests_dir: Annotated[Path, typer.Option("--tests", help="where its test goes")] = Path("tests"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a working operator module and its test, to edit into your own."""
+    from eventyard.scaffold import new_operator as scaffold
+
+    with user_errors():
+        made = scaffold(name, package_dir, tests_dir, force=force)
+    console.print(f"wrote {made.module}\nwrote {made.test}\n"
+                  f"test it:  python -m pytest {made.test}\n"
+                  f"add it to a pipeline's YAML:\n  pipeline:\n    operators:\n      - use: {made.import_path}",
+                  highlight=False)
 
 
 @app.command()
