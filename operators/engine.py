@@ -113,6 +113,7 @@ class OperatorEngine:
         self.step = operator.name or "workflow"
         self.retry = retry or RetryPolicy(retryable=operator.retryable)
         self.stats = EngineStats()
+        self._applied: dict[str, Any] = {}  # metric children by event type: labels() is not free
 
     def stored_id(self, value: str) -> str:
         return f"{self.scope}{SCOPE_SEP}{value}" if self.scope else value
@@ -255,7 +256,10 @@ class OperatorEngine:
             self.stats.parked += 1
             return records, OK
         self.stats.applied += 1
-        metrics.EVENTS_APPLIED.labels(self.config.pipeline, env.type).inc()
+        counter = self._applied.get(env.type)
+        if counter is None:
+            counter = self._applied[env.type] = metrics.EVENTS_APPLIED.labels(self.config.pipeline, env.type)
+        counter.inc()
         if event.attempt > 1:
             metrics.RETRIES.labels(self.config.pipeline, "succeeded").inc()
         return records, OK

@@ -134,6 +134,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
 
     def _on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
         out: list[OutRecord] = []
+        txn = None
         for item in values:
             if isinstance(item, ShardTick):
                 tick = item.tick
@@ -146,8 +147,12 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             assert self.store is not None
             if self.resend_pending:
                 out.extend(self._resend())
-            out.extend(self.operators.apply(self.store.transaction(), item))
+            if txn is None:
+                txn = self.store.transaction(grouped=True)
+            out.extend(self.operators.apply(txn, item))
             self._timers_changed = True
+        if txn is not None:
+            txn.flush()  # the whole batch in one WriteBatch
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
         out.extend(self._resend())
@@ -179,9 +184,11 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         out = self._resend()
         stream = self.stream_time_ms()
         if stream is not None:
+            txn = store.transaction(grouped=True)
             for timer in store.due_timers(stream, limit=_TIMERS_PER_NOTIFY):
-                out.extend(self.operators.fire(store.transaction(), timer))
+                out.extend(self.operators.fire(txn, timer))
                 self._timers_changed = True
+            txn.flush()
         now = datetime.now(timezone.utc)
         if now >= self.next_housekeeping:
             self.next_housekeeping = now + _HOUSEKEEPING_EVERY

@@ -99,10 +99,11 @@ class ShardStore:
     def close(self) -> None:
         self._db.close()
 
-    def transaction(self) -> "ShardTransaction":
+    def transaction(self, grouped: bool = False) -> "ShardTransaction":
+        """A transaction; `grouped` ones write only on `flush()` (one batch for many events)."""
         from state.transaction import ShardTransaction
 
-        return ShardTransaction(self)
+        return ShardTransaction(self, grouped)
 
     def write(self, batch: WriteBatch) -> None:
         self._db.write(batch)

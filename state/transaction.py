@@ -22,11 +22,15 @@ class ShardTransaction:
     """Buffers writes; reads see this transaction's own writes first.
 
     Nothing reaches RocksDB until `commit()`, so an exception in a handler
-    leaves the store exactly as it was.
+    leaves the store exactly as it was. A grouped transaction ignores `commit()`
+    and writes everything on `flush()`: a bytewax batch of events becomes one
+    WriteBatch, which is still atomic (a crash loses the whole batch, watermarks
+    included, and bytewax re-reads it).
     """
 
-    def __init__(self, store: "ShardStore") -> None:
+    def __init__(self, store: "ShardStore", grouped: bool = False) -> None:
         self._store = store
+        self._grouped = grouped
         self._writes: dict[bytes, Any] = {}
         self._outbox: list[bytes] = []
 
@@ -81,6 +85,12 @@ class ShardTransaction:
         self._outbox.append(orjson.dumps([now_ms, record.to_json()]))
 
     def commit(self) -> None:
+        if not self._grouped:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._writes and not self._outbox:
+            return
         batch = WriteBatch(raw_mode=True)
         for key, value in self._writes.items():
             if value is _DELETED:
