@@ -44,7 +44,7 @@ S = TypeVar("S")
 # Bookkeeping the engine keeps next to an operator's state fields in one record.
 RESERVED_FIELDS = frozenset({
     "version", "timers", "retry", "queue", "last", "prev", "correlation_id",
-    "created_ms", "updated_ms", "has_state",
+    "created_ms", "updated_ms", "has_state", "origin",
 })
 
 

@@ -81,9 +81,10 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def _new_record(now_ms: int) -> dict[str, Any]:
+def _new_record(now_ms: int, origin: str = "") -> dict[str, Any]:
     return {"version": 0, "timers": {}, "retry": None, "queue": [], "last": None, "prev": None,
-            "correlation_id": None, "created_ms": now_ms, "updated_ms": now_ms, "has_state": False}
+            "correlation_id": None, "created_ms": now_ms, "updated_ms": now_ms, "has_state": False,
+            "origin": origin}
 
 
 def _message_from_json(obj: list[Any]) -> SourceMessage:
@@ -156,7 +157,7 @@ class OperatorEngine:
         if rec is not None and rec.get("retry"):
             return self._queue(txn, key, rec, event)
         is_new = rec is None
-        rec = rec or _new_record(_ms(now))
+        rec = rec or _new_record(_ms(now), event.event_id)
         out, status = self._handle_event(txn, key, rec, event, now)
         if status != DEAD and not noted:
             out += self._note_order(rec, self.stored_id(key), event.message)
@@ -278,9 +279,12 @@ class OperatorEngine:
         del rec["timers"][timer.name]
         # The handler runs "at" the due time, so its outputs do not depend on
         # how late the worker noticed the timer. The firing is named by when the
-        # timer was armed (record version): the same history gives the same IDs.
+        # timer was armed (record version) and by the event that created the
+        # record: the same history gives the same IDs, and a key forgotten and
+        # started again (its version back at 1) does not reuse one.
         now = _utc(timer.due_ms)
-        timer_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"
+        origin = f"/{rec['origin']}" if rec.get("origin") else ""
+        timer_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}{origin}"
         out: list[OutRecord] = []
         self.stats.timers_fired += 1
         metrics.TIMERS_FIRED.labels(self.config.pipeline).inc()

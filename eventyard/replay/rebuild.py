@@ -97,14 +97,15 @@ class Rebuilder:
                 self._fire_decided(store, stored_id)
 
     def _fire_decided(self, store: ShardStore, stored_id: str) -> None:
-        """Fire the timers that fired live at this key's current version."""
+        """Fire the timers that fired live at this key's current version, one at a
+        time: a key forgotten and started again reaches the same version twice."""
         while (record := store.get_instance(stored_id)) is not None:
-            fired = self.decisions.timers.pop((stored_id, record["version"]), None)
+            fired = self.decisions.timers.get((stored_id, record["version"]))
             if not fired:
                 return
-            for timer, due_ms in fired:
-                self._emit(self.operators.fire(store.transaction(), TimerEntry(due_ms, stored_id, timer)))
-                self.stats.timers_fired += 1
+            timer, due_ms = fired.pop(0)
+            self._emit(self.operators.fire(store.transaction(), TimerEntry(due_ms, stored_id, timer)))
+            self.stats.timers_fired += 1
 
     def _emit(self, records: list[OutRecord]) -> None:
         if self.emit is not None and records:

@@ -48,3 +48,13 @@ def test_the_stall_alert_has_a_stable_id_derived_from_the_timer(kit):
         again.send("InventoryReserved", "o-1", reservation_id="r")
         assert again.advance(timedelta(days=3))[0].event_id == first.event_id
     assert first.causation_id.startswith("timer/inactivity")
+
+
+def test_a_key_forgotten_and_started_again_gets_new_alert_ids():
+    with OperatorTestKit(InactivityDetector(timeout="1h", repeat=False), CATALOG) as kit:
+        kit.send("InventoryReserved", "o-1", reservation_id="r", event_id="e-1")
+        first = kit.advance(timedelta(hours=1))
+        assert kit.state("o-1") is None  # forgotten after the alert
+        kit.send("PaymentReceived", "o-1", payment_id="p", amount=1, event_id="e-2")
+        second = kit.advance(timedelta(hours=1))
+        assert len(first) == len(second) == 1 and first[0].event_id != second[0].event_id
