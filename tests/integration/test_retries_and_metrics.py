@@ -4,12 +4,13 @@ import urllib.request
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventyard.demo.traffic import OrderScenario, Outcome, envelope_record
 from eventyard.inspect import read_instance
 from eventyard.ports import free_ports
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 
 def _paid_with(scenario: OrderScenario, payment_id: str):
@@ -50,3 +51,16 @@ def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
     assert 'eventyard_retries_total{outcome="succeeded",pipeline="order_saga"} 1.0' in scraped
     assert 'eventyard_retries_total{outcome="exhausted",pipeline="order_saga"} 1.0' in scraped
     assert 'eventyard_dead_letters_total{pipeline="order_saga",reason="handler_error"} 1.0' in scraped
+
+    # the Kafka edge, on whichever transport ran: one worker read every input partition
+    samples = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(scraped) for s in f.samples]
+    read = {labels["topic"]: value for name, labels, value in samples if name == "eventyard_events_in_total"}
+    assert read["orders"] == 2 and read["inventory"] == 2 and read["payments"] == 2
+    written = {(labels["topic"], labels["type"]): value for name, labels, value in samples
+               if name == "eventyard_events_out_total"}
+    assert written[("order_saga.dlq", "")] == 1  # dead letters keep the input's headers: no type
+    assert written[("order-events", "OrderCompleted")] == 1
+    lag = {(labels["topic"], labels["partition"]) for name, labels, _ in samples
+           if name == "eventyard_consumer_lag" and labels["pipeline"] == "order_saga"}
+    assert lag == {(topic, str(p)) for topic in settings.pipeline.inputs
+                   for p in range(settings.kafka.topic_partitions)}
