@@ -1,5 +1,6 @@
 """Choosing the transport, translating settings to librdkafka, and the optional install."""
 
+import subprocess
 import sys
 
 import pytest
@@ -10,6 +11,7 @@ from eventyard.kafka import make_sink, make_source
 from eventyard.kafka.confluent_client import common_config, consumer_config, producer_config
 from eventyard.kafka.sink import KafkaSink
 from eventyard.kafka.source import KafkaSource
+from tests.conftest import REPO
 
 
 def test_kafka_python_is_the_default_and_env_selects_confluent(make_settings):
@@ -81,3 +83,12 @@ def test_kafka_python_transport_does_not_need_the_package(monkeypatch):
     settings = KafkaSettings()
     assert isinstance(make_source(settings, ["orders"], "order_saga"), KafkaSource)
     assert isinstance(make_sink(settings, "order_saga"), KafkaSink)
+
+
+def test_eventyard_run_says_what_to_install_before_starting_workers(make_settings):
+    make_settings(kafka__client="confluent", kafka__bootstrap_servers="127.0.0.1:1")  # env for the child
+    hide = "import sys; sys.modules['confluent_kafka'] = None; from eventyard.cli.app import main; main()"
+    result = subprocess.run([sys.executable, "-c", hide, "run", "order_saga"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'eventyard[fast]'" in " ".join(result.stderr.split())
