@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from prometheus_client import Gauge
+
 from eventyard import metrics
 from eventyard.records import OutRecord
 
@@ -17,15 +19,19 @@ class PartitionMeter:
 
     def __init__(self, pipeline: str, topic: str, partition: int) -> None:
         self._read = metrics.EVENTS_IN.labels(pipeline, topic)
-        self._lag = metrics.CONSUMER_LAG.labels(pipeline, topic, str(partition))
+        self._lag_labels = (pipeline, topic, str(partition))
+        self._lag: Gauge | None = None  # created at the first known lag: no false 0 before
 
     def read(self, count: int) -> None:
         self._read.inc(count)
 
     def lag(self, highwater: int | None, next_offset: int) -> None:
         """`highwater` comes from the latest fetch response; None before the first one."""
-        if highwater is not None:
-            self._lag.set(max(0, highwater - next_offset))
+        if highwater is None:
+            return
+        if self._lag is None:
+            self._lag = metrics.CONSUMER_LAG.labels(*self._lag_labels)
+        self._lag.set(max(0, highwater - next_offset))
 
 
 def count_out(pipeline: str, records: list[OutRecord]) -> None:
