@@ -25,9 +25,9 @@ from state import ShardStore
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Pipeline transports (kafka.client). Tests marked `both_transports` run on each;
-# the rest run on EVENTYARD_TEST_TRANSPORT (default kafka-python).
-TRANSPORTS = ("kafka-python", "confluent")
+# Pipeline transports (kafka.client). Tests marked `both_transports` run on each
+# listed in EVENTYARD_TEST_TRANSPORTS, the rest on the first one listed.
+TRANSPORTS = tuple(os.environ.get("EVENTYARD_TEST_TRANSPORTS", "kafka-python,confluent").split(","))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -37,7 +37,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def transport() -> str:
-    return os.environ.get("EVENTYARD_TEST_TRANSPORT", "kafka-python")
+    return TRANSPORTS[0]
 
 
 class FakeClock:
