@@ -4,6 +4,7 @@ from config.durations import Duration, parse_duration
 from config.settings import (
     EventyardSettings,
     KafkaSettings,
+    OperatorSpec,
     PipelineSettings,
     RecoverySettings,
     StateSettings,
@@ -15,6 +16,7 @@ __all__ = [
     "parse_duration",
     "EventyardSettings",
     "KafkaSettings",
+    "OperatorSpec",
     "PipelineSettings",
     "RecoverySettings",
     "StateSettings",

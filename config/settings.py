@@ -22,6 +22,7 @@ __all__ = [
     "StateSettings",
     "RecoverySettings",
     "PipelineSettings",
+    "OperatorSpec",
     "EventyardSettings",
     "load_settings",
     "CONFIG_DIR",
@@ -111,6 +112,14 @@ class MetricsSettings(_Section):
     port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class OperatorSpec(_Section):
+    """An operator added by configuration: `use` is `package.module:ClassOrFactory`,
+    called with `options` as keyword arguments."""
+
+    use: str = Field(pattern=r"^[\w.]+:[\w.]+$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class PipelineSettings(_Section):
     inputs: list[str] = Field(min_length=1)
     outputs: dict[str, str] = Field(min_length=1)
@@ -128,6 +137,8 @@ class PipelineSettings(_Section):
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff: Duration = timedelta(seconds=1)
     retry_backoff_max: Duration = timedelta(minutes=5)
+    # More operators next to the workflow, by import path (see docs/operators.md).
+    operators: list[OperatorSpec] = Field(default_factory=list)
 
 
 class EventyardSettings(BaseSettings):

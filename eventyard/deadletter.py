@@ -25,6 +25,7 @@ class Reason(StrEnum):
     LOOP_DETECTED = "loop_detected"
     HANDLER_ERROR = "handler_error"
     ORPHANED = "orphaned"
+    REJECTED = "rejected"  # an operator dead-lettered the event on purpose
 
 
 ERROR_HEADERS = (
@@ -46,7 +47,7 @@ ERROR_HEADERS = (
 class DeadLetterRecord:
     """Why one input message could not be processed, and the message itself."""
 
-    reason: Reason
+    reason: str  # a Reason, or an operator's own code (ctx.dead_letter)
     message: str
     pipeline: str
     step: str
@@ -67,7 +68,7 @@ class DeadLetterRecord:
             failed_at,
         )
         ours: Headers = (
-            ("eventyard.error.reason", self.reason.value.encode()),
+            ("eventyard.error.reason", str(self.reason).encode()),
             ("eventyard.error.message", self.message[:2000].encode("utf-8", "replace")),
             ("eventyard.error.class", self.error_class.encode()),
             ("eventyard.error.step", self.step.encode()),

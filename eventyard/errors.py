@@ -12,6 +12,7 @@ __all__ = [
     "TopicMissingError",
     "KafkaUnavailableError",
     "PipelineNotFoundError",
+    "OperatorDefinitionError",
     "WorkflowDefinitionError",
     "BrokerError",
     "DeadLetterError",
@@ -54,7 +55,11 @@ class PipelineNotFoundError(EventyardError):
     """No pipeline is registered under the requested name."""
 
 
-class WorkflowDefinitionError(EventyardError):
+class OperatorDefinitionError(EventyardError):
+    """An operator (or its place in a pipeline) is defined inconsistently."""
+
+
+class WorkflowDefinitionError(OperatorDefinitionError):
     """A workflow class is defined inconsistently."""
 
 

@@ -1,11 +1,25 @@
-"""Prometheus metrics of a worker process (served when metrics.port is set)."""
+"""Prometheus metrics of a worker process (served when metrics.port is set).
+
+The names are a contract: deploy/grafana/dashboards/eventyard.json queries them
+and tests/test_deployment.py checks that every name it uses is defined here.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-__all__ = ["DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT",
-           "CONSUMER_LAG", "serve"]
+__all__ = [
+    "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT", "CONSUMER_LAG",
+    "OPEN_WORKFLOWS", "PENDING_TIMERS", "TIMER_LATENESS", "BATCH_LATENCY",
+    "LATENESS_BUCKETS", "BATCH_BUCKETS", "PerShardGauge", "set_worker", "worker_label", "serve",
+]
+
+# Timer lateness spans "on time" (a few ms) to "the worker was stalled" (a minute).
+LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                    2.5, 5.0, 10.0, 30.0, 60.0)
+# One bytewax batch: sub-millisecond for ticks, up to seconds for a full poll of cold keys.
+BATCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                 1.0, 2.5, 5.0, 10.0)
 
 DEAD_LETTERS = Counter("eventyard_dead_letters", "Records sent to the dead-letter topic",
                        ["pipeline", "reason"])
@@ -20,6 +34,54 @@ EVENTS_OUT = Counter("eventyard_events_out", "Records produced by the pipeline s
                      ["pipeline", "topic", "type"])
 CONSUMER_LAG = Gauge("eventyard_consumer_lag", "High watermark minus next offset to read, per input partition",
                      ["pipeline", "topic", "partition"])
+OPEN_WORKFLOWS = Gauge("eventyard_open_workflows",
+                       "Workflow instances in the shard stores this worker owns",
+                       ["pipeline", "worker"])
+PENDING_TIMERS = Gauge("eventyard_pending_timers",
+                       "Timers armed and not yet fired in the shard stores this worker owns",
+                       ["pipeline", "worker"])
+TIMER_LATENESS = Histogram("eventyard_timer_lateness_seconds",
+                           "Wall-clock time between a timer's due time and its firing",
+                           ["pipeline"], buckets=LATENESS_BUCKETS)
+BATCH_LATENCY = Histogram("eventyard_batch_latency_seconds",
+                          "Time to process one bytewax batch in a step",
+                          ["pipeline", "step"], buckets=BATCH_BUCKETS)
+
+_worker = "0"
+
+
+def set_worker(process_id: int | None) -> None:
+    """Name this process's `worker` label (its bytewax process id; 0 when alone)."""
+    global _worker
+    _worker = str(process_id or 0)
+
+
+def worker_label() -> str:
+    return _worker
+
+
+class PerShardGauge:
+    """A per-worker gauge fed with per-shard values.
+
+    Each shard logic knows only its own count; the worker's value is their sum.
+    Not thread-safe: bytewax runs one worker per process here (DESIGN.md 5).
+    """
+
+    def __init__(self, gauge: Gauge, pipeline: str) -> None:
+        self._child = gauge.labels(pipeline, worker_label())
+        self._values: dict[int, float] = {}
+
+    def set(self, shard: int, value: float) -> None:
+        self._values[shard] = value
+        self._child.set(sum(self._values.values()))
+
+    def add(self, shard: int, delta: float) -> None:
+        self.set(shard, self._values.get(shard, 0) + delta)
+
+    def forget(self, shard: int) -> None:
+        """A shard moved to another worker (or was closed): stop counting it here."""
+        self._values.pop(shard, None)
+        self._child.set(sum(self._values.values()))
 
 
 def serve(port: int) -> None:

@@ -1,5 +1,12 @@
-"""Stateful operators: bytewax logic over the state API, no Kafka clients."""
+"""Stateful operators: bytewax logic over the state API, no Kafka clients.
 
-from operators.workflow import Event, Instance, RetryableError, Workflow, on, on_timeout
+Public API for users: `Operator`, `Context`, `Event`, `Timer` (operators.api),
+the workflow definitions built on it (`Workflow`, `Instance`, `on`, `on_timeout`),
+and the test kit (operators.testing.OperatorTestKit).
+"""
 
-__all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "RetryableError"]
+from operators.api import Context, Event, Operator, RetryableError, Timer
+from operators.workflow import Instance, Workflow, on, on_timeout
+
+__all__ = ["Operator", "Context", "Event", "Timer", "Workflow", "Instance", "on", "on_timeout",
+           "RetryableError"]

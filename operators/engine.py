@@ -1,10 +1,14 @@
-"""WorkflowEngine: applies one event or one fired timer to a shard, atomically.
+"""OperatorEngine: applies one event or one fired timer to one operator's key, atomically.
 
 Exactly-once state: an event at or below the shard's applied-offset watermark for
 its (topic, partition) was applied before a restart and is skipped; an event ID
 already processed (a producer retry, a redrive) is skipped too. Everything else an
-event causes (instance state, timers, watermark, dedup mark, outbox) is committed
+event causes (the key's state, timers, watermark, dedup mark, outbox) is committed
 in one WriteBatch, so a crash leaves either all of it or none of it.
+
+Every operator, the built-in workflow operator included, runs in one of these.
+Operators other than the pipeline's workflow keep their keys, watermarks and dedup
+marks under their own scope in the shard store.
 """
 
 from __future__ import annotations
@@ -17,26 +21,34 @@ from typing import Any
 
 import orjson
 
-from eventyard import metrics
+from eventyard import metrics, tracing
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord, Reason
 from eventyard.envelope import Envelope, utc_now
+from eventyard.logs import log_context
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
+from operators.api import RESERVED_FIELDS, Context, Emit, Event, Operator, Timer
+from operators.context import KeyContext
 from operators.decisions import applied_out_of_order, merge_key, timer_fired
 from operators.decode import Inbound
 from operators.retry import RETRY_TIMER, RetryPolicy
-from operators.workflow import Emit, Event, Instance, Workflow
+from operators.workflow import Workflow
+from operators.workflow_operator import WorkflowOperator
 from state import ShardTransaction, TimerEntry
 
-__all__ = ["EngineConfig", "EngineStats", "WorkflowEngine", "EXPIRE_TIMER", "ORPHAN_TIMER"]
+__all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "SCOPE_SEP", "split_scope"]
 
 log = logging.getLogger(__name__)
 
-EXPIRE_TIMER = "__expire__"
-ORPHAN_TIMER = "__orphaned__"
-STEP = "workflow"
+SCOPE_SEP = "\x1f"  # between an operator's scope and its key in the shard store
 OK, RETRY, DEAD = "ok", "retry", "dead"
+
+
+def split_scope(stored_id: str) -> tuple[str, str]:
+    """(scope, key) of an ID as stored; the workflow's own keys have no scope."""
+    scope, sep, key = stored_id.partition(SCOPE_SEP)
+    return (scope, key) if sep else ("", stored_id)
 
 
 @dataclass(frozen=True)
@@ -70,17 +82,8 @@ def _utc(ms: int) -> datetime:
 
 
 def _new_record(now_ms: int) -> dict[str, Any]:
-    return {
-        "state": None, "data": {}, "timers": {}, "seen": [], "finished": False,
-        "version": 0, "history": [], "parked": [], "created_ms": now_ms,
-        "updated_ms": now_ms, "correlation_id": None, "last": None, "prev": None,
-        "retry": None, "queue": [],
-    }
-
-
-def _message_to_json(msg: SourceMessage) -> list[Any]:
-    return [msg.topic, msg.partition, msg.offset, (msg.key or b"").hex(),
-            (msg.value or b"").hex(), [[k, v.hex()] for k, v in msg.headers], msg.timestamp_ms]
+    return {"version": 0, "timers": {}, "retry": None, "queue": [], "last": None, "prev": None,
+            "correlation_id": None, "created_ms": now_ms, "updated_ms": now_ms, "has_state": False}
 
 
 def _message_from_json(obj: list[Any]) -> SourceMessage:
@@ -89,106 +92,106 @@ def _message_from_json(obj: list[Any]) -> SourceMessage:
                          tuple((k, bytes.fromhex(v)) for k, v in headers), ts)
 
 
-class WorkflowEngine:
+def _is_empty(rec: dict[str, Any]) -> bool:
+    return not (rec["has_state"] or rec["timers"] or rec["retry"] or rec["queue"])
+
+
+class OperatorEngine:
     def __init__(
         self,
-        workflow: Workflow,
+        operator: Operator[Any],
         catalog: EventCatalog,
         config: EngineConfig,
         clock: Callable[[], datetime] = utc_now,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.workflow = workflow
+        self.operator = operator
         self.catalog = catalog
         self.config = config
         self.clock = clock
-        self.starts_with = frozenset(workflow.starts_with)
-        self.retry = retry or RetryPolicy()
+        self.scope = operator.state_scope
+        self.step = operator.name or "workflow"
+        self.retry = retry or RetryPolicy(retryable=operator.retryable)
         self.stats = EngineStats()
 
-    # -- events -------------------------------------------------------------------
-    def apply(self, txn: ShardTransaction, inbound: Inbound) -> list[OutRecord]:
+    def stored_id(self, value: str) -> str:
+        return f"{self.scope}{SCOPE_SEP}{value}" if self.scope else value
+
+    def _cause(self, event_id: str) -> str:
+        # Two operators handling one event must not derive the same output IDs.
+        return f"{self.scope}/{event_id}" if self.scope else event_id
+
+    # -- events ------------------------------------------------------------------
+    def apply(self, txn: ShardTransaction, inbound: Inbound, key: str | None = None) -> list[OutRecord]:
         msg, env = inbound.message, inbound.envelope
-        if msg.offset <= txn.watermark(msg.topic, msg.partition):
+        event = Event(env, inbound.payload, 1, msg)
+        if key is None:
+            if not self.operator.wants(env.type) or (key := self.operator.key(event)) is None:
+                return []
+        mark_topic = self.stored_id(msg.topic)
+        if msg.offset <= txn.watermark(mark_topic, msg.partition):
             self.stats.replayed += 1
             return []
-        txn.set_watermark(msg.topic, msg.partition, msg.offset)
-        if txn.seen(env.event_id):
+        txn.set_watermark(mark_topic, msg.partition, msg.offset)
+        stored_id = self.stored_id(key)
+        if txn.seen(self.stored_id(env.event_id)):
             self.stats.duplicates += 1
-            rec = txn.get_instance(env.aggregate_id)
+            rec = txn.get_instance(stored_id)
             # A replay must also meet the duplicate after the original.
-            out = self._note_order(dict(rec), inbound) if rec else []
+            out = self._note_order(dict(rec), stored_id, msg) if rec else []
             self._record(txn, out, msg.timestamp_ms)
             return out
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
         now = _utc(msg.timestamp_ms) if msg.timestamp_ms > 0 else self.clock()
-        out = self._process(txn, txn.get_instance(env.aggregate_id), inbound, now)
-        out += self._drain(txn, env.aggregate_id, now)
+        out = self._process(txn, key, txn.get_instance(stored_id), event, now)
+        out += self._drain(txn, key, now)
         self._record(txn, out, _ms(now))
         return out
 
-    def _process(
-        self, txn: ShardTransaction, rec: dict[str, Any] | None, inbound: Inbound, now: datetime
-    ) -> list[OutRecord]:
-        """Apply one new event to its instance, or hold it; the caller commits."""
-        env, now_ms = inbound.envelope, _ms(now)
+    def _process(self, txn: ShardTransaction, key: str, rec: dict[str, Any] | None, event: Event,
+                 now: datetime, noted: bool = False) -> list[OutRecord]:
+        """Apply one new event to its key, or queue it behind a retry; the caller commits."""
         if rec is not None and rec.get("retry"):
-            return self._queue(txn, rec, inbound)
-        if (rec is None or rec["state"] is None) and env.type not in self.starts_with:
-            return self._park(txn, rec, inbound, now_ms)
+            return self._queue(txn, key, rec, event)
         is_new = rec is None
-        rec = rec or _new_record(now_ms)
-        parked = rec["parked"] if rec["state"] is None else []
-        out, status = self._handle_event(txn, rec, inbound, now)
-        if status != DEAD:
-            out += self._note_order(rec, inbound)
+        rec = rec or _new_record(_ms(now))
+        out, status = self._handle_event(txn, key, rec, event, now)
+        if status != DEAD and not noted:
+            out += self._note_order(rec, self.stored_id(key), event.message)
         if status == RETRY:
-            self._start_retry(txn, rec, inbound, now_ms)
-        if status == OK and parked:
-            rec["parked"] = []
-            self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, None, now_ms)
-            for n, item in enumerate(parked):
-                unparked = self._unpark(item)
-                records, status = self._handle_event(txn, rec, unparked, now)
-                out += records
-                if status == RETRY:  # the rest waits behind it
-                    self._start_retry(txn, rec, unparked, now_ms)
-                    rec["queue"] = [[self._unpark(p).envelope.event_id, p] for p in parked[n + 1:]]
-                    break
+            self._start_retry(txn, key, rec, event, _ms(now))
         if status != DEAD or not is_new:
-            txn.put_instance(env.aggregate_id, rec)
+            self._save(txn, key, rec)
         return out
 
-    def _queue(self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound) -> list[OutRecord]:
-        """Keep per-aggregate order: wait behind the event being retried."""
-        event_id = inbound.envelope.event_id
+    def _queue(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event) -> list[OutRecord]:
+        """Keep per-key order: wait behind the event being retried."""
         waiting = [rec["retry"]["event_id"], *(q[0] for q in rec["queue"])]
-        if event_id in waiting:
+        if event.event_id in waiting:
             self.stats.duplicates += 1
             return []
-        rec["queue"].append([event_id, _message_to_json(inbound.message)])
-        out = self._note_order(rec, inbound)
-        txn.put_instance(inbound.envelope.aggregate_id, rec)
+        rec["queue"].append([event.event_id, Context.hold(event), True])
+        out = self._note_order(rec, self.stored_id(key), event.message)
+        self._save(txn, key, rec)
         return out
 
-    def _drain(self, txn: ShardTransaction, aggregate_id: str, now: datetime) -> list[OutRecord]:
-        """Apply events that waited behind a retry, until one has to wait again."""
+    def _drain(self, txn: ShardTransaction, key: str, now: datetime) -> list[OutRecord]:
+        """Apply events that waited (behind a retry, or redelivered), until one has to wait again."""
         out: list[OutRecord] = []
-        while (rec := txn.get_instance(aggregate_id)) is not None and not rec.get("retry") and rec["queue"]:
-            _, item = rec["queue"].pop(0)
-            txn.put_instance(aggregate_id, rec)
-            out += self._process(txn, rec, self._unpark(item), now)
+        stored_id = self.stored_id(key)
+        while (rec := txn.get_instance(stored_id)) is not None and not rec.get("retry") and rec["queue"]:
+            item = rec["queue"].pop(0)
+            self._save(txn, key, rec)
+            # Queued and redelivered events were placed in the decision order already.
+            out += self._process(txn, key, rec, self.restore_event(item[1]), now, noted=True)
         return out
 
-    def _start_retry(self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now_ms: int,
-                     attempt: int = 1) -> None:
-        env = inbound.envelope
-        rec["retry"] = {"event_id": env.event_id, "attempt": attempt,
-                        "message": _message_to_json(inbound.message)}
-        due = now_ms + self.retry.delay_ms(env.event_id, attempt)
-        self._set_timer(txn, env.aggregate_id, rec, RETRY_TIMER, due, now_ms)
-        txn.put_instance(env.aggregate_id, rec)
+    def _start_retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
+                     now_ms: int, attempt: int = 1) -> None:
+        rec["retry"] = {"event_id": event.event_id, "attempt": attempt, "message": Context.hold(event)}
+        due = now_ms + self.retry.delay_ms(event.event_id, attempt)
+        self._set_timer(txn, key, rec, RETRY_TIMER, due)
 
     def _record(self, txn: ShardTransaction, out: list[OutRecord], now_ms: int) -> None:
         if self.config.record_outbox:
@@ -196,215 +199,225 @@ class WorkflowEngine:
                 txn.append_outbox(record, now_ms)
         txn.commit()
 
-    def _note_order(self, rec: dict[str, Any], inbound: Inbound) -> list[OutRecord]:
+    def _save(self, txn: ShardTransaction, key: str, rec: dict[str, Any]) -> None:
+        if _is_empty(rec):
+            txn.delete_instance(self.stored_id(key))
+        else:
+            txn.put_instance(self.stored_id(key), rec)
+
+    def _note_order(self, rec: dict[str, Any], stored_id: str, msg: SourceMessage | None) -> list[OutRecord]:
         """Publish a decision when this event sorts before one already applied.
 
         Replay applies events in merge order, so an event that sorts after every
         applied one needs no record. One that sorts earlier is recorded as "after
         the event applied just before it", which chains held events in live order.
         """
-        key = merge_key(inbound.message)
+        if msg is None:
+            return []
+        key = merge_key(msg)
         highest, previous = rec.get("last"), rec.get("prev")
         rec["last"] = list(key) if highest is None else list(max(key, tuple(highest)))
         rec["prev"] = list(key[1:])
         if highest is None or key > tuple(highest) or self.config.decisions_topic is None:
             return []
-        return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline,
-                                     inbound.envelope.aggregate_id, inbound.message, previous)]
+        return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline, stored_id, msg, previous)]
 
-    def _handle_event(
-        self, txn: ShardTransaction, rec: dict[str, Any], inbound: Inbound, now: datetime, attempt: int = 1
-    ) -> tuple[list[OutRecord], str]:
-        env = inbound.envelope
-        try:
-            instance = self._instance(env.aggregate_id, rec, now)
-            self.workflow.handle_event(instance, Event(env, inbound.payload, attempt))
-            if rec["correlation_id"] is None:
-                rec["correlation_id"] = env.correlation_id or env.event_id
-            records = self._outputs(instance.emits, rec, env.event_id, env, now)
-        except Exception as exc:  # a handler bug must not stop the shard
-            if self.retry.is_retryable(exc) and attempt < self.retry.max_attempts:
-                log.info("attempt %d of %s %s failed, will retry: %r", attempt, env.type, env.event_id, exc)
-                metrics.RETRIES.labels(self.config.pipeline, "scheduled").inc()
-                return [], RETRY
-            if attempt > 1:
-                metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
-            log.warning("handler failed for %s %s: %r", env.type, env.event_id, exc)
-            return [self._dead(inbound.message, Reason.HANDLER_ERROR, repr(exc), exc, attempt)], DEAD
-        self._commit_instance(txn, env.aggregate_id, rec, instance, now)
-        txn.mark_seen(env.event_id, _ms(now))
-        rec["seen"] = sorted({*rec["seen"], env.type})
-        self._remember(rec, [env.type, env.event_id, inbound.message.topic,
-                             inbound.message.partition, inbound.message.offset, _ms(now)])
+    def _handle_event(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
+                      now: datetime) -> tuple[list[OutRecord], str]:
+        env = event.envelope
+        ctx = self._context(key, rec, now, event)
+        parent = tracing.extract(event.message.headers) if event.message is not None else None
+        trace_id = tracing.trace_id_of(parent, env.trace_id, rec["correlation_id"] or env.correlation_id
+                                       or env.event_id)
+        with log_context(trace_id, env.aggregate_id):
+            try:
+                self.operator.on_event(ctx, event)
+                if rec["correlation_id"] is None:
+                    rec["correlation_id"] = env.correlation_id or env.event_id
+                records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now, parent)
+                records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
+                            for intent in ctx.dead_letters]
+                self._commit(txn, key, rec, ctx, now)
+            except Exception as exc:  # a handler bug must not stop the shard
+                if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
+                    log.info("attempt %d of %s %s failed, will retry: %r", event.attempt, env.type,
+                             env.event_id, exc)
+                    metrics.RETRIES.labels(self.config.pipeline, "scheduled").inc()
+                    return [], RETRY
+                if event.attempt > 1:
+                    metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
+                log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
+                return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
+        txn.mark_seen(self.stored_id(env.event_id), _ms(now))
+        if ctx.redeliveries:
+            rec["queue"] = [[e.event_id, Context.hold(e), True] for e in ctx.redeliveries] + rec["queue"]
+        if ctx.deferred:
+            self.stats.parked += 1
+            return records, OK
         self.stats.applied += 1
         metrics.EVENTS_APPLIED.labels(self.config.pipeline, env.type).inc()
-        if attempt > 1:
+        if event.attempt > 1:
             metrics.RETRIES.labels(self.config.pipeline, "succeeded").inc()
         return records, OK
 
-    def _park(
-        self, txn: ShardTransaction, rec: dict[str, Any] | None, inbound: Inbound, now_ms: int
-    ) -> list[OutRecord]:
-        """Hold an event that arrived before the one that starts the workflow."""
-        env = inbound.envelope
-        rec = rec or _new_record(now_ms)
-        if len(rec["parked"]) >= self.config.max_parked:
-            return [self._dead(inbound.message, Reason.ORPHANED,
-                               f"more than {self.config.max_parked} events wait for a start event")]
-        decisions = self._note_order(rec, inbound)
-        if not rec["parked"]:
-            due = now_ms + int(self.config.orphan_timeout.total_seconds() * 1000)
-            self._set_timer(txn, env.aggregate_id, rec, ORPHAN_TIMER, due, now_ms)
-        rec["parked"].append(_message_to_json(inbound.message))
-        txn.mark_seen(env.event_id, now_ms)
-        txn.put_instance(env.aggregate_id, rec)
-        self.stats.parked += 1
-        return decisions
-
-    def _unpark(self, parked: list[Any]) -> Inbound:
-        msg = _message_from_json(parked)
-        env = Envelope.model_validate_json(msg.value or b"")
-        return Inbound(msg, env, self.catalog[env.type].model.model_validate(env.payload))
-
-    # -- timers -------------------------------------------------------------------
+    # -- timers ------------------------------------------------------------------
     def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:
         """Apply one due timer. Removing it is in the same batch as its effects,
         so it fires exactly once in state terms."""
         txn.cancel_timer(timer.due_ms, timer.aggregate_id, timer.name)
+        key = split_scope(timer.aggregate_id)[1] if self.scope else timer.aggregate_id
         rec = txn.get_instance(timer.aggregate_id)
         armed = rec["timers"].get(timer.name) if rec else None
-        if armed is None or armed[0] != timer.due_ms:
+        if rec is None or armed is None or armed[0] != timer.due_ms:
             txn.commit()  # stale index entry
             return []
         del rec["timers"][timer.name]
         # The handler runs "at" the due time, so its outputs do not depend on
-        # how late the worker noticed the timer.
+        # how late the worker noticed the timer. The firing is named by when the
+        # timer was armed (record version): the same history gives the same IDs.
         now = _utc(timer.due_ms)
-        now_ms = timer.due_ms
+        timer_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"
         out: list[OutRecord] = []
         self.stats.timers_fired += 1
         metrics.TIMERS_FIRED.labels(self.config.pipeline).inc()
+        if self.config.record_outbox:  # live, not a replay: how late did it fire?
+            metrics.TIMER_LATENESS.labels(self.config.pipeline).observe(
+                max(0, _ms(self.clock()) - timer.due_ms) / 1000)
         if self.config.decisions_topic is not None:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
-                                   timer.name, timer.due_ms, armed[1], rec["version"],
-                                   f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"))
+                                   timer.name, timer.due_ms, armed[1], rec["version"], timer_id))
         if timer.name == RETRY_TIMER:
-            out += self._retry(txn, rec, now)
-            out += self._drain(txn, timer.aggregate_id, now)
-        elif timer.name == EXPIRE_TIMER:
-            txn.delete_instance(timer.aggregate_id)
-        elif timer.name == ORPHAN_TIMER:
-            for parked in rec["parked"]:
-                out.append(self._dead(_message_from_json(parked), Reason.ORPHANED,
-                                      "no start event arrived within orphan_timeout"))
-            txn.delete_instance(timer.aggregate_id)
+            out += self._retry(txn, key, rec, now)
+            out += self._drain(txn, key, now)
         else:
-            # Named by when it was armed (instance version), not by wall-clock due
-            # time: the same history gives the same output IDs on every run.
-            cause_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}"
-            try:
-                instance = self._instance(timer.aggregate_id, rec, now)
-                self.workflow.handle_timeout(instance, timer.name)
-                out += self._outputs(instance.emits, rec, cause_id, None, now)
-            except Exception as exc:
-                log.warning("timeout handler %s failed for %s: %r", timer.name, timer.aggregate_id, exc)
-                out.append(self._timer_dead(timer, exc))
-            else:
-                self._commit_instance(txn, timer.aggregate_id, rec, instance, now)
-                self._remember(rec, [f"timeout:{timer.name}", cause_id, None, None, None, now_ms])
-            txn.put_instance(timer.aggregate_id, rec)
-        self._record(txn, out, now_ms)
+            ctx = self._context(key, rec, now, None)
+            with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
+                try:
+                    self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
+                    records = self._outputs(ctx.emits, rec, timer_id, None, key, now)
+                    records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
+                                for intent in ctx.dead_letters]
+                    self._commit(txn, key, rec, ctx, now)
+                except Exception as exc:
+                    log.warning("timer %s of %s failed for %s: %r", timer.name, self.step, key, exc)
+                    out.append(self._timer_dead(timer, Reason.HANDLER_ERROR, repr(exc), exc))
+                else:
+                    out += records
+            self._save(txn, key, rec)
+            out += self._drain(txn, key, now)  # events redelivered by the timer handler
+        self._record(txn, out, timer.due_ms)
         return out
 
-    def _retry(self, txn: ShardTransaction, rec: dict[str, Any], now: datetime) -> list[OutRecord]:
+    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now: datetime) -> list[OutRecord]:
         """Run the waiting event's handler again; give up after max_attempts."""
         waiting = rec["retry"]
         rec["retry"] = None
-        inbound = self._unpark(waiting["message"])
-        attempt = waiting["attempt"] + 1
-        out, status = self._handle_event(txn, rec, inbound, now, attempt)
+        first = self.restore_event(waiting["message"])
+        event = Event(first.envelope, first.payload, waiting["attempt"] + 1, first.message)
+        out, status = self._handle_event(txn, key, rec, event, now)
         if status == RETRY:
-            self._start_retry(txn, rec, inbound, _ms(now), attempt)
-        txn.put_instance(inbound.envelope.aggregate_id, rec)
+            self._start_retry(txn, key, rec, event, _ms(now), event.attempt)
+        self._save(txn, key, rec)
         return out
 
-    # -- helpers ------------------------------------------------------------------
-    def _instance(self, aggregate_id: str, rec: dict[str, Any], now: datetime) -> Instance:
-        # Handlers get a deep copy of data so a failing handler changes nothing.
-        return Instance(aggregate_id, rec["state"], orjson.loads(orjson.dumps(rec["data"])),
-                        {name: t[0] for name, t in rec["timers"].items()}, set(rec["seen"]),
-                        rec["finished"], now)
+    # -- helpers -----------------------------------------------------------------
+    def _context(self, key: str, rec: dict[str, Any], now: datetime, event: Event | None) -> KeyContext:
+        return KeyContext(key, rec, now, self.operator.state, self.restore_event, event)
 
-    def _commit_instance(
-        self, txn: ShardTransaction, aggregate_id: str, rec: dict[str, Any], inst: Instance, now: datetime
-    ) -> None:
-        now_ms = _ms(now)
-        was_finished = rec["finished"]
-        rec.update(state=inst.state, data=inst.data, finished=inst.finished,
-                   version=rec["version"] + 1, updated_ms=now_ms)
-        for name, within in inst.timer_changes.items():
-            due = None if within is None else now_ms + int(within.total_seconds() * 1000)
-            self._set_timer(txn, aggregate_id, rec, name, due, now_ms)
-        if inst.finished and not was_finished:
-            due = now_ms + int(self.workflow.retention.total_seconds() * 1000)
-            self._set_timer(txn, aggregate_id, rec, EXPIRE_TIMER, due, now_ms)
+    def restore_event(self, held: list[Any]) -> Event:
+        msg = _message_from_json(held)
+        env = Envelope.model_validate_json(msg.value or b"")
+        return Event(env, self.catalog[env.type].model.model_validate(env.payload), 1, msg)
 
-    @staticmethod
-    def _set_timer(
-        txn: ShardTransaction, aggregate_id: str, rec: dict[str, Any], name: str, due: int | None, now_ms: int
-    ) -> None:
+    def _commit(self, txn: ShardTransaction, key: str, rec: dict[str, Any], ctx: KeyContext,
+                now: datetime) -> None:
+        """Apply a successful handler's intents to the record (saved by the caller)."""
+        if ctx.state_touched:
+            new_state = ctx.dumped_state()
+            for name in [k for k in rec if k not in RESERVED_FIELDS]:
+                del rec[name]
+            if new_state is not None:
+                rec.update(new_state)
+            rec["has_state"] = new_state is not None
+        if not ctx.deferred:  # the version counts applied events and timers
+            rec["version"] += 1
+        rec["updated_ms"] = _ms(now)
+        for name, due in ctx.timer_changes.items():
+            self._set_timer(txn, key, rec, name, due)
+
+    def _set_timer(self, txn: ShardTransaction, key: str, rec: dict[str, Any], name: str,
+                   due: int | None) -> None:
+        stored_id = self.stored_id(key)
         old = rec["timers"].pop(name, None)
         if old is not None:
-            txn.cancel_timer(old[0], aggregate_id, name)
+            txn.cancel_timer(old[0], stored_id, name)
         if due is not None:
             rec["timers"][name] = [due, rec["version"]]
-            txn.set_timer(due, aggregate_id, name)
+            txn.set_timer(due, stored_id, name)
 
-    def _remember(self, rec: dict[str, Any], entry: list[Any]) -> None:
-        if self.config.history_size:
-            rec["history"] = [*rec["history"], entry][-self.config.history_size:]
-
-    def _outputs(
-        self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None, now: datetime
-    ) -> list[OutRecord]:
+    def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
+                 key: str, now: datetime, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
         records = []
         occurred = now.isoformat()
         for index, emit in enumerate(emits):
             topic = self.config.outputs.get(emit.output)
             if topic is None:
-                raise KeyError(f"workflow emitted to unknown output {emit.output!r}")
+                raise KeyError(f"{self.step} emitted to unknown output {emit.output!r}; "
+                               f"outputs: {sorted(self.config.outputs)}")
             event_id = derived_event_id(cause_id, index)
             envelope = {
-                "event_id": event_id, "type": emit.type, "aggregate_id": "", "occurred_at": occurred,
+                "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
                 "producer": self.config.pipeline, "schema_version": 1,
                 "trace_id": cause.trace_id if cause and cause.trace_id else rec["correlation_id"],
-                "causation_id": cause_id, "correlation_id": rec["correlation_id"],
+                "causation_id": cause.event_id if cause else cause_id,
+                "correlation_id": rec["correlation_id"],
                 "hops": (cause.hops + 1) if cause else 1, "payload": emit.payload,
             }
-            key = (cause.aggregate_id if cause else None) or self._aggregate_of(cause_id)
-            envelope["aggregate_id"] = key
+            # W3C trace context: same trace as the input, a span named by the output's ID
+            # (so a record re-emitted after a crash or replay has identical headers).
+            trace = tracing.output_headers(parent, envelope["trace_id"], rec["correlation_id"] or cause_id,
+                                           event_id)
             records.append(OutRecord(
                 topic=topic, key=key.encode(), value=orjson.dumps(envelope),
-                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode())),
+                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
+                         *trace),
             ))
         return records
 
-    @staticmethod
-    def _aggregate_of(timer_cause_id: str) -> str:
-        return timer_cause_id.split("/", 2)[1] if timer_cause_id.startswith("timer/") else ""
+    def _dead_intent(self, event: Event | None, reason: str, text: str, now: datetime,
+                     timer: TimerEntry | None = None) -> OutRecord:
+        code = reason if reason in Reason._value2member_map_ else f"{self.step}.{reason}"
+        if event is not None and event.message is not None:
+            return self._dead(event.message, code, text)
+        if timer is not None:
+            return self._timer_dead(timer, code, text)
+        raise ValueError("dead_letter needs an event outside an event handler")
 
-    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None,
+    def _dead(self, msg: SourceMessage | None, reason: str, text: str, exc: BaseException | None = None,
               attempts: int = 1) -> OutRecord:
-        self.stats.dead_lettered[reason.value] = self.stats.dead_lettered.get(reason.value, 0) + 1
-        metrics.DEAD_LETTERS.labels(self.config.pipeline, reason.value).inc()
-        record = DeadLetterRecord(reason=reason, message=text, pipeline=self.config.pipeline, step=STEP,
+        assert msg is not None
+        self.stats.dead_lettered[reason] = self.stats.dead_lettered.get(reason, 0) + 1
+        metrics.DEAD_LETTERS.labels(self.config.pipeline, reason).inc()
+        record = DeadLetterRecord(reason=reason, message=text, pipeline=self.config.pipeline, step=self.step,
                                   source=msg, error_class=type(exc).__name__ if exc else "", attempts=attempts)
         return record.to_record(self.config.dead_letter_topic)
 
-    def _timer_dead(self, timer: TimerEntry, exc: Exception) -> OutRecord:
+    def _timer_dead(self, timer: TimerEntry, reason: str, text: str, exc: Exception | None = None) -> OutRecord:
         # A timer has no input bytes; the record describes the timer instead.
         value = orjson.dumps({"timer": timer.name, "aggregate_id": timer.aggregate_id, "due_ms": timer.due_ms})
         msg = SourceMessage("<timer>", -1, -1, timer.aggregate_id.encode(), value, (), timer.due_ms)
-        return self._dead(msg, Reason.HANDLER_ERROR, repr(exc), exc)
+        return self._dead(msg, reason, text, exc)
 
 
+class WorkflowEngine(OperatorEngine):
+    """The engine running a pipeline's `Workflow` (through `WorkflowOperator`)."""
+
+    def __init__(self, workflow: Workflow, catalog: EventCatalog, config: EngineConfig,
+                 clock: Callable[[], datetime] = utc_now, retry: RetryPolicy | None = None) -> None:
+        operator = WorkflowOperator(workflow, history_size=config.history_size, max_parked=config.max_parked,
+                                    orphan_timeout=config.orphan_timeout)
+        super().__init__(operator, catalog, config, clock, retry)
+
+    @property
+    def workflow(self) -> Workflow:
+        return self.operator.workflow  # type: ignore[attr-defined, no-any-return]

@@ -6,11 +6,11 @@ import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from operators.workflow import RetryableError
+from operators.api import RetryableError
 
 __all__ = ["RetryPolicy", "RETRY_TIMER"]
 
-RETRY_TIMER = "__retry__"
+RETRY_TIMER = "__retry__"  # the engine's own; operators cannot arm it
 
 
 @dataclass(frozen=True)

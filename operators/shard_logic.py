@@ -19,16 +19,17 @@ a timeout waits for the events that might cancel it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
+from eventyard import metrics
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
-from operators.decode import Inbound
-from operators.engine import WorkflowEngine
+from operators.operator_set import Delivery, OperatorSet
 from state import ShardStore, StateDirectory, TimerEntry
 
 __all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
@@ -51,11 +52,23 @@ class ShardRuntime:
     """What every shard logic of one worker shares."""
 
     directory: StateDirectory
-    engine: WorkflowEngine
+    operators: OperatorSet
     outbox_retention: timedelta
     dedup_retention: timedelta
     rebuild_missing: bool = False
     input_partitions: int = 1
+    pipeline: str = ""
+    # Per-worker gauges fed by each shard's counts (made when the worker starts).
+    _gauges: tuple[metrics.PerShardGauge, metrics.PerShardGauge] | None = field(default=None, repr=False)
+
+    def report(self, store: ShardStore) -> None:
+        """Refresh this shard's share of the open-workflow and pending-timer gauges."""
+        if self._gauges is None:
+            self._gauges = (metrics.PerShardGauge(metrics.OPEN_WORKFLOWS, self.pipeline),
+                            metrics.PerShardGauge(metrics.PENDING_TIMERS, self.pipeline))
+        stored, timers = store.counts()
+        self._gauges[0].set(store.shard, stored)
+        self._gauges[1].set(store.shard, timers)
 
     def open_store(self, shard: int, known: bool) -> ShardStore:
         """A shard bytewax has a snapshot for (`known`) must already have a store."""
@@ -74,10 +87,10 @@ def _now_ms() -> int:
     return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 
-class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, Any]]):
+class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, Any]]):
     def __init__(self, runtime: ShardRuntime, resume: dict[str, Any] | None) -> None:
         self.runtime = runtime
-        self.engine = runtime.engine
+        self.operators = runtime.operators
         self.store: ShardStore | None = None
         # Outbox entries after this sequence must be (re-)emitted before new work.
         self.emitted_seq: int = resume["outbox_seq"] if resume else 0
@@ -93,6 +106,7 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
 
     def _open(self, shard: int, known: bool) -> ShardStore:
         self.store = self.runtime.open_store(shard, known)
+        self.runtime.report(self.store)
         return self.store
 
     def _resend(self) -> list[OutRecord]:
@@ -111,7 +125,14 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
             return None
         return min(min(self.input_times.values()), _now_ms())
 
-    def on_batch(self, values: list[Inbound | ShardTick]) -> tuple[list[OutRecord], bool]:
+    def on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
+        started = time.perf_counter()
+        try:
+            return self._on_batch(values)
+        finally:
+            metrics.BATCH_LATENCY.labels(self.runtime.pipeline, "workflow").observe(time.perf_counter() - started)
+
+    def _on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
         out: list[OutRecord] = []
         for item in values:
             if isinstance(item, ShardTick):
@@ -121,11 +142,11 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
                     self._open(item.shard, known=False)  # timers of a shard bytewax forgot
                 continue
             if self.store is None:
-                self._open(shard_of(item.envelope.aggregate_id, self.runtime.directory.shards), known=False)
+                self._open(shard_of(item.key, self.runtime.directory.shards), known=False)
             assert self.store is not None
             if self.resend_pending:
                 out.extend(self._resend())
-            out.extend(self.engine.apply(self.store.transaction(), item))
+            out.extend(self.operators.apply(self.store.transaction(), item))
             self._timers_changed = True
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
@@ -154,11 +175,12 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
         store = self.store
         if store is None:
             return [], StatefulBatchLogic.RETAIN
+        started = time.perf_counter()
         out = self._resend()
         stream = self.stream_time_ms()
         if stream is not None:
             for timer in store.due_timers(stream, limit=_TIMERS_PER_NOTIFY):
-                out.extend(self.engine.fire(store.transaction(), timer))
+                out.extend(self.operators.fire(store.transaction(), timer))
                 self._timers_changed = True
         now = datetime.now(timezone.utc)
         if now >= self.next_housekeeping:
@@ -168,6 +190,8 @@ class ShardLogic(StatefulBatchLogic[Inbound | ShardTick, OutRecord, dict[str, An
                 outbox_before_ms=now_ms - int(self.runtime.outbox_retention.total_seconds() * 1000),
                 seen_before_ms=now_ms - int(self.runtime.dedup_retention.total_seconds() * 1000),
             )
+            self.runtime.report(store)
+        metrics.BATCH_LATENCY.labels(self.runtime.pipeline, "timers").observe(time.perf_counter() - started)
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:

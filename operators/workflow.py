@@ -15,48 +15,23 @@
             order.event("OrderCancelled", reason="payment_timeout")
             order.finish("cancelled")
 
-Handlers only describe decisions; persistence, dedup, timers and delivery are the
-engine's job (operators.engine).
+Handlers only describe decisions. A workflow runs as an operator
+(operators.workflow_operator) on the public operator API (operators.api), so
+persistence, dedup, timers and delivery are the engine's job (operators.engine).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from eventyard.catalog import Payload
-from eventyard.envelope import Envelope
 from eventyard.errors import WorkflowDefinitionError
+from operators.api import Emit, Event, RetryableError
 
 __all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError"]
 
 F = TypeVar("F", bound=Callable[..., None])
-
-
-class RetryableError(Exception):
-    """Raise from a handler for a failure that may succeed if tried again."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """What a handler receives: the envelope and its validated payload."""
-
-    envelope: Envelope
-    payload: Payload
-    attempt: int = 1  # > 1 when the engine retries after a RetryableError
-
-    @property
-    def type(self) -> str:
-        return self.envelope.type
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    output: str
-    type: str
-    payload: dict[str, Any]
 
 
 class Instance:

@@ -1,7 +1,8 @@
 """Compose a bytewax dataflow from a pipeline definition and its settings.
 
-    Kafka inputs -> decode/validate -> key by shard -> workflow (RocksDB)
-                        \\-> dead letters ------------------\\-> Kafka sink
+    Kafka inputs -> decode/validate -> route (one delivery per operator, keyed by
+                        |           its key's shard) -> operators (RocksDB)
+                        \\-> dead letters -------------------------\\-> Kafka sink
 """
 
 from __future__ import annotations
@@ -15,19 +16,20 @@ from eventyard.kafka import make_sink, make_source
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_key
 from operators.decode import Decoder, Inbound
-from operators.engine import EngineConfig, WorkflowEngine
+from operators.api import Operator
+from operators.engine import EngineConfig, OperatorEngine, WorkflowEngine
+from operators.operator_set import OperatorSet
 from operators.retry import RetryPolicy
 from operators.shard_logic import ShardRuntime, ShardTick
 from pipelines.definition import PipelineDefinition
+from pipelines.operator_specs import load_operator
 from state import StateDirectory
 
-__all__ = ["build_engine", "build_runtime", "build_flow"]
+__all__ = ["build_engine", "build_operators", "build_runtime", "build_flow"]
 
 
-def build_engine(definition: PipelineDefinition, settings: EventyardSettings) -> WorkflowEngine:
-    workflow = definition.workflow(settings)
-    workflow.retention = settings.pipeline.finished_retention
-    config = EngineConfig(
+def _engine_config(settings: EventyardSettings) -> EngineConfig:
+    return EngineConfig(
         pipeline=settings.name,
         outputs=dict(settings.pipeline.outputs),
         dead_letter_topic=settings.pipeline.dead_letter,
@@ -36,10 +38,29 @@ def build_engine(definition: PipelineDefinition, settings: EventyardSettings) ->
         orphan_timeout=settings.pipeline.orphan_timeout,
         decisions_topic=settings.pipeline.decisions,
     )
+
+
+def _retry(settings: EventyardSettings, retryable: tuple[type[BaseException], ...]) -> RetryPolicy:
     p = settings.pipeline
-    retry = RetryPolicy(p.max_attempts, p.retry_backoff, p.retry_backoff_max,
-                        getattr(workflow, "retryable", RetryPolicy.retryable))
-    return WorkflowEngine(workflow, definition.catalog, config, retry=retry)
+    return RetryPolicy(p.max_attempts, p.retry_backoff, p.retry_backoff_max, retryable)
+
+
+def build_engine(definition: PipelineDefinition, settings: EventyardSettings) -> WorkflowEngine:
+    """The engine of the pipeline's workflow."""
+    workflow = definition.workflow(settings)
+    workflow.retention = settings.pipeline.finished_retention
+    return WorkflowEngine(workflow, definition.catalog, _engine_config(settings),
+                          retry=_retry(settings, workflow.retryable))
+
+
+def build_operators(definition: PipelineDefinition, settings: EventyardSettings) -> OperatorSet:
+    """The workflow plus the operators added in Python and in the YAML config."""
+    extra: list[Operator] = [*definition.build_operators(settings),
+                             *(load_operator(spec) for spec in settings.pipeline.operators)]
+    config = _engine_config(settings)
+    engines = [build_engine(definition, settings),
+               *(OperatorEngine(o, definition.catalog, config, retry=_retry(settings, o.retryable)) for o in extra)]
+    return OperatorSet(engines, settings.state.shards)
 
 
 def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
@@ -47,10 +68,11 @@ def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -
     directory.ensure()
     return ShardRuntime(
         directory=directory,
-        engine=build_engine(definition, settings),
+        operators=build_operators(definition, settings),
         outbox_retention=settings.state.outbox_retention,
         dedup_retention=settings.state.dedup_retention,
         rebuild_missing=settings.state.rebuild_missing,
+        pipeline=settings.name,
     )
 
 
@@ -78,7 +100,8 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> D
     decoded = op.map("decode", ticks.falses, decoder)
     valid = op.branch("is_valid", decoded, lambda item: isinstance(item[1], Inbound))
     dead = op.map("dead_letter", valid.falses, to_dead_letter)
-    to_shards = op.merge("with_ticks", valid.trues, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
+    routed = op.flat_map("route", valid.trues, runtime.operators.route)
+    to_shards = op.merge("with_ticks", routed, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
     outputs = op.stateful_batch("workflow", to_shards, runtime.builder)
     op.output("kafka_out", op.merge("all_out", outputs, dead), make_sink(settings.kafka, settings.name))
     return flow

@@ -25,6 +25,7 @@ class OrderPlaced(Payload):
 class PaymentReceived(Payload):
     payment_id: str
     amount: float
+    customer_id: str | None = None  # lets per-customer operators (e.g. velocity) key by it
 
 
 class PaymentFailed(Payload):

@@ -11,6 +11,7 @@ __all__ = ["get_pipeline", "pipeline_names"]
 
 _PIPELINES = {
     "order_saga": "pipelines.order_saga:PIPELINE",
+    "loan_application": "pipelines.loan_application:PIPELINE",
 }
 
 

@@ -146,6 +146,10 @@ class ShardStore:
             created_ms, record = orjson.loads(value)
             yield OutboxEntry(keys.parse_outbox_key(key), created_ms, OutRecord.from_json(record))
 
+    def counts(self) -> tuple[int, int]:
+        """(stored keys, pending timers), by a key-only scan: for gauges, not hot paths."""
+        return self._count(keys.INSTANCE_PREFIX), self._count(keys.TIMER_PREFIX)
+
     # -- housekeeping ----------------------------------------------------------
     def expire(self, outbox_before_ms: int, seen_before_ms: int, limit: int = 10_000) -> int:
         """Drop outbox entries and dedup marks older than their retention."""
@@ -177,6 +181,15 @@ class ShardStore:
                 return
             yield key, it.value()
             it.next()
+
+    def _count(self, prefix: bytes) -> int:
+        it = self._db.iter()
+        it.seek(prefix)
+        n = 0
+        while it.valid() and it.key().startswith(prefix):
+            n += 1
+            it.next()
+        return n
 
     def _last_key(self, prefix: bytes) -> bytes | None:
         it = self._db.iter()

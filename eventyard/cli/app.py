@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,13 +15,15 @@ from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_
 from eventyard.cli.dlq import dlq_app
 from eventyard.cli.replay import replay
 from eventyard.cli.state import state_app
-from eventyard.logs import configure_logging
+from eventyard.logs import LogFormatChoice, configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeline's topics.")
 app.add_typer(topics_app, name="topics")
 app.add_typer(state_app, name="state")
 app.add_typer(dlq_app, name="dlq")
+new_app = typer.Typer(no_args_is_help=True, help="Create project files from templates.")
+app.add_typer(new_app, name="new")
 app.command()(replay)
 
 
@@ -28,12 +32,16 @@ def run(
     pipeline: PipelineArg,
     processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="worker processes")] = 1,
     config: ConfigOption = None,
+    log_format: Annotated[LogFormatChoice | None, typer.Option(
+        "--log-format", help="text or json lines (default: EVENTYARD_LOG_FORMAT, else text)")] = None,
 ) -> None:
     """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
     from eventyard.runtime import PipelineSupervisor
 
-    configure_logging()
+    if log_format is not None:
+        os.environ["EVENTYARD_LOG_FORMAT"] = log_format.value  # the workers inherit it
     with user_errors():
+        configure_logging()
         _, settings = load(pipeline, config)
         supervisor = PipelineSupervisor(pipeline, settings, processes, config)
         supervisor.start()
@@ -96,6 +104,24 @@ def broker(
         pass
     finally:
         embedded.stop()
+
+
+@new_app.command("operator")
+def new_operator(
+    name: Annotated[str, typer.Argument(help="snake_case name, e.g. fraud_watch")],
+    package_dir: Annotated[Path, typer.Option("--dir", help="where the module goes")] = Path("."),
+    tests_dir: Annotated[Path, typer.Option("--tests", help="where its test goes")] = Path("tests"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a working operator module and its test, to edit into your own."""
+    from eventyard.scaffold import new_operator as scaffold
+
+    with user_errors():
+        made = scaffold(name, package_dir, tests_dir, force=force)
+    console.print(f"wrote {made.module}\nwrote {made.test}\n"
+                  f"test it:  python -m pytest {made.test}\n"
+                  f"add it to a pipeline's YAML:\n  pipeline:\n    operators:\n      - use: {made.import_path}",
+                  highlight=False)
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,5 +41,9 @@ def user_errors() -> Iterator[None]:
 
 
 def load(pipeline: str, config: Path | None) -> tuple[PipelineDefinition, EventyardSettings]:
+    # Let `module:attribute` pipelines and YAML operators live in the user's project
+    # directory, as with `python -m`; appended, so it never shadows installed packages.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     definition = get_pipeline(pipeline)
     return definition, definition.settings(config)

@@ -23,7 +23,9 @@ class TrafficDriver:
         self.scenarios = {s.order_id: s for s in scenarios}
         self.producer = KafkaProducer(**settings.kafka.client_options(), linger_ms=5,
                                       max_request_size=4 * 1024 * 1024)
-        self.collector = OutputCollector(settings.kafka, list(p.outputs.values()), p.dead_letter)
+        # The order saga's own outputs; other operators' outputs (e.g. alerts) are not its business.
+        saga_outputs = [p.outputs[name] for name in ("commands", "events") if name in p.outputs]
+        self.collector = OutputCollector(settings.kafka, saga_outputs, p.dead_letter)
         self.pending = set(self.scenarios)
         self.sent = 0
 

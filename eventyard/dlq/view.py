@@ -182,9 +182,12 @@ def parse_time(text: str, option: str) -> datetime:
 
 
 def parse_reason(text: str) -> str:
+    """A built-in reason, or an operator's own code `<operator>.<code>`."""
     known = [r.value for r in Reason]
-    if text not in known:
-        raise DeadLetterError(f"unknown reason {text!r}; known: {', '.join(known)}")
+    if text not in known and "." not in text.strip("."):
+        raise DeadLetterError(
+            f"unknown reason {text!r}; known: {', '.join(known)}, or <operator>.<code> for an "
+            "operator's own reasons")
     return text
 
 

@@ -13,8 +13,9 @@ from eventyard.records import OutRecord, SourceMessage
 from eventyard.replay.decisions import Coords, DecisionLog
 from eventyard.routing import shard_of
 from operators.decode import Decoder, Inbound
+from operators.operator_set import OperatorSet
 from pipelines.definition import PipelineDefinition
-from pipelines.flow import build_engine
+from pipelines.flow import build_operators
 from state import ShardStore, StateDirectory, TimerEntry
 
 __all__ = ["Rebuilder", "RebuildStats"]
@@ -40,8 +41,9 @@ class Rebuilder:
     def __init__(self, definition: PipelineDefinition, settings: EventyardSettings, target: Path,
                  decisions: DecisionLog, emit: Callable[[list[OutRecord]], None] | None = None,
                  aggregate: str | None = None) -> None:
-        self.engine = build_engine(definition, settings)
-        self.engine.config = dataclasses.replace(self.engine.config, record_outbox=False)
+        self.operators: OperatorSet = build_operators(definition, settings)
+        for engine in self.operators:
+            engine.config = dataclasses.replace(engine.config, record_outbox=False)
         p = settings.pipeline
         self.decoder = Decoder(settings.name, definition.catalog, settings.state.shards,
                                p.max_event_bytes, p.max_hops)
@@ -86,21 +88,22 @@ class Rebuilder:
             self._emit([item.to_record(self.dead_letter_topic)])
             return
         assert isinstance(item, Inbound)
-        aggregate = item.envelope.aggregate_id
-        store = self._store(shard_of(aggregate, self.directory.shards))
-        self._emit(self.engine.apply(store.transaction(), item))
         self.stats.applied += 1
-        if aggregate in self.timed:
-            self._fire_decided(store, aggregate)
+        for delivery in self.operators.deliveries(item):
+            store = self._store(shard_of(delivery.key, self.directory.shards))
+            self._emit(self.operators.apply(store.transaction(), delivery))
+            stored_id = self.operators.stored_id(delivery)
+            if stored_id in self.timed:
+                self._fire_decided(store, stored_id)
 
-    def _fire_decided(self, store: ShardStore, aggregate: str) -> None:
-        """Fire the timers that fired live at this instance's current version."""
-        while (instance := store.get_instance(aggregate)) is not None:
-            fired = self.decisions.timers.pop((aggregate, instance["version"]), None)
+    def _fire_decided(self, store: ShardStore, stored_id: str) -> None:
+        """Fire the timers that fired live at this key's current version."""
+        while (record := store.get_instance(stored_id)) is not None:
+            fired = self.decisions.timers.pop((stored_id, record["version"]), None)
             if not fired:
                 return
             for timer, due_ms in fired:
-                self._emit(self.engine.fire(store.transaction(), TimerEntry(due_ms, aggregate, timer)))
+                self._emit(self.operators.fire(store.transaction(), TimerEntry(due_ms, stored_id, timer)))
                 self.stats.timers_fired += 1
 
     def _emit(self, records: list[OutRecord]) -> None:

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--addresses", default=None, help="host:port;host:port;...")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
-    configure_logging()
+    configure_logging(worker=args.process_id or 0)
+    metrics.set_worker(args.process_id)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         definition = get_pipeline(args.pipeline)

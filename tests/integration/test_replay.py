@@ -148,3 +148,28 @@ def test_replay_from_a_time_skips_earlier_events(live_run):
     assert result.returncode == 1
     assert "replayed 0 events" in result.stdout
     assert f"{len(scenarios)} of {len(scenarios)} aggregates differ" in result.stdout
+
+
+def test_verify_covers_operators_added_by_config(live_run, monkeypatch):
+    """Custom operators' state and timers are rebuilt like the workflow's."""
+    monkeypatch.setenv("EVENTYARD_PIPELINE__OUTPUTS", orjson.dumps(
+        {"commands": "order-commands", "events": "order-events", "alerts": "order-alerts"}).decode())
+    monkeypatch.setenv("EVENTYARD_PIPELINE__OPERATORS", orjson.dumps([
+        {"use": "operators.examples.inactivity:InactivityDetector",
+         "options": {"timeout": "1s", "repeat": False, "output": "alerts"}},
+        {"use": "operators.examples.velocity:VelocityDetector",
+         "options": {"event_type": "OrderPlaced", "key_field": "customer_id", "limit": 1, "window": "1h",
+                     "output": "alerts"}},
+    ]).decode())
+    settings, scenarios, _ = live_run(orders=300)
+    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    scoped = set()
+    for shard in range(settings.state.shards):
+        if directory.shard_path(shard).exists():
+            store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
+            scoped |= {key.split("\x1f")[0] for key, _ in store.instances() if "\x1f" in key}
+            store.close()
+    assert "velocity" in scoped and scoped <= {"velocity", "inactivity"}  # each under its own scope
+    result = eventyard("replay", "order_saga", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical:" in result.stdout

@@ -1,5 +1,6 @@
 """Retries through `eventyard run` on the embedded broker, and the metrics endpoint."""
 
+import re
 import urllib.request
 
 import orjson
@@ -51,6 +52,11 @@ def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
     assert 'eventyard_retries_total{outcome="succeeded",pipeline="order_saga"} 1.0' in scraped
     assert 'eventyard_retries_total{outcome="exhausted",pipeline="order_saga"} 1.0' in scraped
     assert 'eventyard_dead_letters_total{pipeline="order_saga",reason="handler_error"} 1.0' in scraped
+    # the dashboard's worker gauges and histograms are fed
+    assert re.search(r'eventyard_batch_latency_seconds_count\{pipeline="order_saga",step="workflow"\} [1-9]', scraped)
+    assert re.search(r'eventyard_timer_lateness_seconds_count\{pipeline="order_saga"\} [1-9]', scraped)
+    assert re.search(r'eventyard_pending_timers\{pipeline="order_saga",worker="0"\} \d', scraped)
+    assert re.search(r'eventyard_open_workflows\{pipeline="order_saga",worker="0"\} \d', scraped)
 
     # the Kafka edge, on whichever transport ran: one worker read every input partition
     samples = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(scraped) for s in f.samples]

@@ -1,0 +1,144 @@
+"""KeyContext: the engine's implementation of `Context` for one handler call.
+
+It only collects intents (state, timer changes, outputs, dead letters, events to
+redeliver); the engine applies them after the handler returns, in the same
+WriteBatch as everything else the event causes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from eventyard.errors import OperatorDefinitionError
+from operators.api import RESERVED_FIELDS, Context, Emit, Event
+from operators.retry import RETRY_TIMER
+
+__all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def state_fields(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The operator's state stored in an engine record (None: no state)."""
+    if not record.get("has_state"):
+        return None
+    return {k: v for k, v in record.items() if k not in RESERVED_FIELDS}
+
+
+class DeadLetterIntent:
+    __slots__ = ("reason", "message", "event")
+
+    def __init__(self, reason: str, message: str, event: Event | None) -> None:
+        self.reason, self.message, self.event = reason, message, event
+
+
+class KeyContext(Context[Any]):
+    def __init__(
+        self,
+        key: str,
+        record: dict[str, Any],
+        now: datetime,
+        model: type[Any] | None,
+        restore: Callable[[Any], Event],
+        event: Event | None = None,
+    ) -> None:
+        self.key = key
+        self.now = now
+        self.event = event
+        self._record = record
+        self._model = model
+        self._restore = restore
+        self._loaded = False
+        self._value: Any = None
+        self.state_touched = False
+        self.timer_changes: dict[str, int | None] = {}
+        self.emits: list[Emit] = []
+        self.dead_letters: list[DeadLetterIntent] = []
+        self.redeliveries: list[Event] = []
+        self.deferred = False
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def state(self) -> Any:
+        if not self._loaded:
+            raw = state_fields(self._record)
+            if raw is None:
+                self._value = None
+            elif isinstance(self._model, type) and issubclass(self._model, BaseModel):
+                self._value = self._model.model_validate(raw)
+            else:  # raw JSON state: a private copy, so a failing handler changes nothing
+                self._value = orjson.loads(orjson.dumps(raw))
+            self._loaded = True
+        self.state_touched = True  # it may be mutated in place: save on return
+        return self._value
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._loaded, self._value, self.state_touched = True, value, True
+
+    def clear(self) -> None:
+        self.state = None
+
+    def dumped_state(self) -> dict[str, Any] | None:
+        value = self._value
+        if value is None:
+            return None
+        if isinstance(value, BaseModel):
+            dumped = value.model_dump(mode="json")
+        elif isinstance(value, dict):
+            dumped = value
+        else:
+            raise OperatorDefinitionError(
+                f"state of {self.key!r} must be a pydantic model or a dict, not {type(value).__name__}")
+        clash = RESERVED_FIELDS & dumped.keys()
+        if clash:
+            raise OperatorDefinitionError(f"state fields {sorted(clash)} are reserved for the engine")
+        return dumped
+
+    # -- timers ------------------------------------------------------------------
+    def set_timer(self, name: str, *, after: timedelta | None = None, at: datetime | None = None) -> None:
+        if name == RETRY_TIMER:
+            raise OperatorDefinitionError(f"timer name {RETRY_TIMER!r} is the engine's own")
+        if (after is None) == (at is None):
+            raise OperatorDefinitionError("set_timer needs exactly one of after= or at=")
+        due = at if at is not None else self.now + after  # type: ignore[operator]
+        self.timer_changes[name] = int(due.timestamp() * 1000)
+
+    def cancel_timer(self, *names: str) -> None:
+        for name in names:
+            self.timer_changes[name] = None
+
+    def timers(self) -> dict[str, datetime]:
+        armed = {name: t[0] for name, t in self._record["timers"].items() if name != RETRY_TIMER}
+        for name, due in self.timer_changes.items():
+            if due is None:
+                armed.pop(name, None)
+            else:
+                armed[name] = due
+        return {name: _utc(due) for name, due in sorted(armed.items())}
+
+    # -- outputs -----------------------------------------------------------------
+    def emit(self, output: str, type: str, **payload: Any) -> None:
+        self.emits.append(Emit(output, type, payload))
+
+    def dead_letter(self, reason: str, message: str, event: Event | None = None) -> None:
+        self.dead_letters.append(DeadLetterIntent(reason, message, event or self.event))
+
+    def redeliver(self, *events: Event) -> None:
+        self.redeliveries.extend(events)
+
+    def defer(self) -> list[Any]:
+        if self.event is None:
+            raise OperatorDefinitionError("defer() is for event handlers; a timer has no event")
+        self.deferred = True
+        return self.hold(self.event)
+
+    def restore_event(self, held: Any) -> Event:
+        return self._restore(held)

@@ -1,0 +1,75 @@
+"""OperatorSet: the operators of one pipeline, and how events and timers reach them.
+
+Each operator keys events its own way (a workflow by aggregate ID, a fraud
+detector by customer), so one input event becomes one `Delivery` per interested
+operator, each routed to the shard of its own key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from eventyard.errors import OperatorDefinitionError
+from eventyard.records import OutRecord
+from eventyard.routing import shard_key, shard_of
+from operators.api import Event
+from operators.decode import Inbound
+from operators.engine import OperatorEngine, split_scope
+from state import ShardTransaction, TimerEntry
+
+__all__ = ["Delivery", "OperatorSet"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One valid input event for one operator's key."""
+
+    inbound: Inbound
+    scope: str
+    key: str
+
+
+class OperatorSet:
+    def __init__(self, engines: Iterable[OperatorEngine], shards: int) -> None:
+        self.engines: dict[str, OperatorEngine] = {}
+        names: set[str] = set()
+        for engine in engines:
+            name = engine.operator.name
+            if engine.scope in self.engines or name in names:
+                raise OperatorDefinitionError(
+                    f"two operators named {name!r} (state scope {engine.scope!r}) in one pipeline; "
+                    "give each a unique `name`")
+            self.engines[engine.scope] = engine
+            names.add(name)
+        self.shards = shards
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.engines.values())
+
+    def route(self, item: tuple[str, Inbound]) -> list[tuple[str, Delivery]]:
+        """For `op.flat_map`: one (shard key, Delivery) per operator that wants the event."""
+        inbound = item[1]
+        event = Event(inbound.envelope, inbound.payload, 1, inbound.message)
+        out = []
+        for scope, engine in self.engines.items():
+            operator = engine.operator
+            if operator.wants(event.type) and (key := operator.key(event)) is not None:
+                out.append((shard_key(shard_of(key, self.shards)), Delivery(inbound, scope, key)))
+        return out
+
+    def deliveries(self, inbound: Inbound) -> list[Delivery]:
+        return [delivery for _, delivery in self.route(("", inbound))]
+
+    def apply(self, txn: ShardTransaction, delivery: Delivery) -> list[OutRecord]:
+        return self.engines[delivery.scope].apply(txn, delivery.inbound, delivery.key)
+
+    def engine_of(self, stored_id: str) -> OperatorEngine:
+        scope, _ = split_scope(stored_id)
+        return self.engines.get(scope) or self.engines[""]
+
+    def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:
+        return self.engine_of(timer.aggregate_id).fire(txn, timer)
+
+    def stored_id(self, delivery: Delivery) -> str:
+        return self.engines[delivery.scope].stored_id(delivery.key)

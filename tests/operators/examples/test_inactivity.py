@@ -1,0 +1,50 @@
+"""InactivityDetector: no event for an aggregate within the timeout -> AggregateStalled."""
+
+from datetime import timedelta
+
+import pytest
+
+from operators.examples import InactivityDetector
+from operators.testing import OperatorTestKit
+from pipelines.order_saga_events import CATALOG
+
+
+@pytest.fixture
+def kit():
+    detector = InactivityDetector(timeout="3d", done_on={"ShipmentCreated"})
+    with OperatorTestKit(detector, CATALOG) as kit:
+        yield kit
+
+
+def test_an_aggregate_with_no_event_for_the_timeout_is_reported_stalled(kit):
+    kit.send("InventoryReserved", "o-1", reservation_id="r")
+    assert kit.advance(timedelta(days=2, hours=23)) == []
+    stalled = kit.advance(timedelta(hours=1))
+    assert [(s.type, s.key) for s in stalled] == [("AggregateStalled", "o-1")]
+    assert stalled[0].payload["last_event_type"] == "InventoryReserved"
+
+
+def test_each_event_restarts_the_countdown(kit):
+    kit.send("InventoryReserved", "o-1", reservation_id="r")
+    kit.advance(timedelta(days=2))
+    kit.send("PaymentReceived", "o-1", payment_id="p", amount=1)
+    assert kit.advance(timedelta(days=2)) == []
+    assert kit.emitted_types() == []
+    assert kit.advance(timedelta(days=1))[0].payload["last_event_type"] == "PaymentReceived"
+
+
+def test_a_stalled_aggregate_is_reported_again_each_timeout_until_it_is_done(kit):
+    kit.send("InventoryReserved", "o-1", reservation_id="r")
+    kit.advance(timedelta(days=7))
+    assert [s.payload["alerts"] for s in kit.emitted] == [1, 2]
+    kit.send("ShipmentCreated", "o-1", shipment_id="s")
+    assert kit.advance(timedelta(days=30)) == [] and kit.state("o-1") is None
+
+
+def test_the_stall_alert_has_a_stable_id_derived_from_the_timer(kit):
+    kit.send("InventoryReserved", "o-1", reservation_id="r")
+    first = kit.advance(timedelta(days=3))[0]
+    with OperatorTestKit(InactivityDetector(timeout="3d"), CATALOG) as again:
+        again.send("InventoryReserved", "o-1", reservation_id="r")
+        assert again.advance(timedelta(days=3))[0].event_id == first.event_id
+    assert first.causation_id.startswith("timer/inactivity")
