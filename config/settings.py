@@ -38,6 +38,9 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
+    # The pipeline source/sink client; "confluent" needs `pip install 'eventyard[fast]'`.
+    # Admin, replay and dead-letter readers always use kafka-python.
+    client: Literal["kafka-python", "confluent"] = "kafka-python"
     client_id: str = "eventyard"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None

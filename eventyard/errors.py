@@ -10,6 +10,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreLockedError",
     "TopicMissingError",
+    "KafkaUnavailableError",
     "PipelineNotFoundError",
     "OperatorDefinitionError",
     "WorkflowDefinitionError",
@@ -44,6 +45,10 @@ class StoreLockedError(StoreError):
 
 class TopicMissingError(EventyardError):
     """An input topic does not exist on the broker."""
+
+
+class KafkaUnavailableError(EventyardError):
+    """The Kafka cluster cannot be reached, or the configured client is not installed."""
 
 
 class PipelineNotFoundError(EventyardError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
-    "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED",
+    "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT", "CONSUMER_LAG",
     "OPEN_WORKFLOWS", "PENDING_TIMERS", "TIMER_LATENESS", "BATCH_LATENCY",
     "LATENESS_BUCKETS", "BATCH_BUCKETS", "PerShardGauge", "set_worker", "worker_label", "serve",
 ]
@@ -28,6 +28,12 @@ RETRIES = Counter("eventyard_retries", "Handler retries by outcome (scheduled, s
 EVENTS_APPLIED = Counter("eventyard_events_applied", "Input events applied to workflow state",
                          ["pipeline", "type"])
 TIMERS_FIRED = Counter("eventyard_timers_fired", "Timers fired", ["pipeline"])
+# The Kafka edge (both transports); names are what dashboards query.
+EVENTS_IN = Counter("eventyard_events_in", "Records read by the pipeline source", ["pipeline", "topic"])
+EVENTS_OUT = Counter("eventyard_events_out", "Records produced by the pipeline sink (type: eventyard.type header)",
+                     ["pipeline", "topic", "type"])
+CONSUMER_LAG = Gauge("eventyard_consumer_lag", "High watermark minus next offset to read, per input partition",
+                     ["pipeline", "topic", "partition"])
 OPEN_WORKFLOWS = Gauge("eventyard_open_workflows",
                        "Workflow instances in the shard stores this worker owns",
                        ["pipeline", "worker"])

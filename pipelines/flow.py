@@ -12,7 +12,7 @@ from bytewax.dataflow import Dataflow
 
 from config import EventyardSettings
 from eventyard.deadletter import DeadLetterRecord
-from eventyard.kafka import KafkaSink, KafkaSource
+from eventyard.kafka import make_sink, make_source
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_key
 from operators.decode import Decoder, Inbound
@@ -92,7 +92,7 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> D
         # Every shard needs every partition's input time to know its stream time.
         return [(shard_key(n), ShardTick(n, tick)) for n in range(shards)]
 
-    source = KafkaSource(settings.kafka, list(p.inputs))
+    source = make_source(settings.kafka, list(p.inputs), settings.name)
     runtime.input_partitions = len(source.list_parts())
     flow = Dataflow(settings.name)
     items = op.input("kafka_in", flow, source)
@@ -103,5 +103,5 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> D
     routed = op.flat_map("route", valid.trues, runtime.operators.route)
     to_shards = op.merge("with_ticks", routed, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
     outputs = op.stateful_batch("workflow", to_shards, runtime.builder)
-    op.output("kafka_out", op.merge("all_out", outputs, dead), KafkaSink(settings.kafka))
+    op.output("kafka_out", op.merge("all_out", outputs, dead), make_sink(settings.kafka, settings.name))
     return flow

@@ -25,6 +25,20 @@ from state import ShardStore
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Pipeline transports (kafka.client). Tests marked `both_transports` run on each
+# listed in EVENTYARD_TEST_TRANSPORTS, the rest on the first one listed.
+TRANSPORTS = tuple(os.environ.get("EVENTYARD_TEST_TRANSPORTS", "kafka-python,confluent").split(","))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_transports") and "transport" in metafunc.fixturenames:
+        metafunc.parametrize("transport", TRANSPORTS)
+
+
+@pytest.fixture
+def transport() -> str:
+    return TRANSPORTS[0]
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -135,12 +149,13 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture
-def live_settings(broker: EmbeddedBroker, make_settings, monkeypatch) -> Callable[..., EventyardSettings]:
+def live_settings(broker: EmbeddedBroker, make_settings, monkeypatch, transport: str) -> Callable[..., EventyardSettings]:
     """Settings pointing at the test broker, topics created; kwargs are env overrides."""
     from eventyard.kafka import create_topics
 
     def make(**env: str) -> EventyardSettings:
         monkeypatch.setenv("EVENTYARD_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+        monkeypatch.setenv("EVENTYARD_KAFKA__CLIENT", transport)
         monkeypatch.setenv("EVENTYARD_RECOVERY__SNAPSHOT_INTERVAL", "1s")
         settings = make_settings(**env)
         create_topics(settings.kafka, get_pipeline("order_saga").topics(settings))
@@ -152,9 +167,10 @@ def live_settings(broker: EmbeddedBroker, make_settings, monkeypatch) -> Callabl
 class RunningPipeline:
     """`eventyard run` as a user starts it: a separate OS process tree."""
 
-    def __init__(self, pipeline: str, processes: int, log: Path) -> None:
+    def __init__(self, pipeline: str, processes: int, log: Path, transport: str) -> None:
         self.log = log
-        env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO"}
+        env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO",
+               "EVENTYARD_KAFKA__CLIENT": transport}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "eventyard", "run", pipeline, "--processes", str(processes)],
             cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -174,12 +190,14 @@ class RunningPipeline:
 class PipelineLauncher:
     """Starts pipelines; every one still running is stopped at teardown."""
 
-    def __init__(self, logs: Path) -> None:
+    def __init__(self, logs: Path, transport: str) -> None:
         self.logs = logs
+        self.transport = transport
         self.running: list[RunningPipeline] = []
 
     def __call__(self, processes: int = 2, pipeline: str = "order_saga") -> RunningPipeline:
-        run = RunningPipeline(pipeline, processes, self.logs / f"pipeline-{len(self.running)}.log")
+        run = RunningPipeline(pipeline, processes, self.logs / f"pipeline-{len(self.running)}.log",
+                              self.transport)
         self.running.append(run)
         return run
 
@@ -198,8 +216,8 @@ class PipelineLauncher:
 
 
 @pytest.fixture
-def start_pipeline(tmp_path: Path) -> Iterator[PipelineLauncher]:
-    launcher = PipelineLauncher(tmp_path)
+def start_pipeline(tmp_path: Path, transport: str) -> Iterator[PipelineLauncher]:
+    launcher = PipelineLauncher(tmp_path, transport)
     yield launcher
     launcher.stop_all()
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from config import EventyardSettings
 from eventyard.errors import EventyardError
@@ -34,7 +35,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EventyardError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # escaped: messages hold brackets, e.g. pip install 'eventyard[fast]'
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 

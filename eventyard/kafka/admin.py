@@ -7,20 +7,27 @@ from kafka.errors import TopicAlreadyExistsError
 
 from config import KafkaSettings
 from eventyard.errors import TopicMissingError
+from eventyard.kafka.client import kafka_errors
 
 __all__ = ["create_topics", "ensure_topics_exist", "existing_topics"]
 
 
 def existing_topics(settings: KafkaSettings) -> set[str]:
-    admin = KafkaAdminClient(**settings.client_options())
-    try:
-        return set(admin.list_topics())
-    finally:
-        admin.close()
+    with kafka_errors(settings):
+        admin = KafkaAdminClient(**settings.client_options())
+        try:
+            return set(admin.list_topics())
+        finally:
+            admin.close()
 
 
 def create_topics(settings: KafkaSettings, topics: list[str]) -> list[str]:
     """Create missing topics; return the names that were created."""
+    with kafka_errors(settings):
+        return _create(settings, topics)
+
+
+def _create(settings: KafkaSettings, topics: list[str]) -> list[str]:
     admin = KafkaAdminClient(**settings.client_options())
     try:
         missing = [t for t in dict.fromkeys(topics) if t not in set(admin.list_topics())]

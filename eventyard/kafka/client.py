@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
+from config import KafkaSettings
+from eventyard.errors import KafkaUnavailableError
 from eventyard.records import SourceMessage
 
-__all__ = ["source_message", "caught_up"]
+__all__ = ["source_message", "caught_up", "kafka_errors"]
+
+
+@contextmanager
+def kafka_errors(settings: KafkaSettings) -> Iterator[None]:
+    """Client errors while connecting (no broker, timeouts, auth) as one EventyardError."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"cannot use Kafka at {settings.bootstrap_servers}: {exc} "
+            "(check kafka.bootstrap_servers and the security settings)"
+        ) from exc
 
 
 def source_message(m: ConsumerRecord) -> SourceMessage:

@@ -8,44 +8,41 @@ Flushing per epoch instead of per batch keeps throughput (DESIGN.md 6).
 
 from __future__ import annotations
 
-import threading
 import zlib
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from kafka import KafkaProducer
 
 from config import KafkaSettings
+from eventyard.kafka.client import kafka_errors
+from eventyard.kafka.meter import count_out
+from eventyard.kafka.pool import SharedClients
 from eventyard.records import OutRecord
 
 __all__ = ["KafkaSink", "ProducerPool"]
 
 
-class ProducerPool:
-    """One KafkaProducer per process, shared by every sink partition in it."""
+def _producer(settings: KafkaSettings) -> KafkaProducer:
+    with kafka_errors(settings):
+        return KafkaProducer(
+            **settings.client_options(),
+            acks="all",
+            linger_ms=int(settings.linger.total_seconds() * 1000),
+            max_request_size=4 * 1024 * 1024,
+            retries=2**31 - 1,
+            max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+        )
 
-    _lock = threading.Lock()
-    _producers: dict[str, KafkaProducer] = {}
-    _errors: dict[str, BaseException] = {}
 
-    @classmethod
-    def get(cls, settings: KafkaSettings) -> KafkaProducer:
-        key = settings.model_dump_json()
-        with cls._lock:
-            if key not in cls._producers:
-                cls._producers[key] = KafkaProducer(
-                    **settings.client_options(),
-                    acks="all",
-                    linger_ms=int(settings.linger.total_seconds() * 1000),
-                    max_request_size=4 * 1024 * 1024,
-                    retries=2**31 - 1,
-                    max_in_flight_requests_per_connection=1,  # keep per-key order across retries
-                )
-            return cls._producers[key]
+# One KafkaProducer per process, shared by every sink partition in it.
+ProducerPool: SharedClients[KafkaProducer] = SharedClients(_producer, lambda producer: producer.close())
 
 
 class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
-    def __init__(self, producer: KafkaProducer) -> None:
-        self._producer = producer
+    def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
+        self._settings = settings
+        self._producer = ProducerPool.acquire(settings)
+        self._pipeline = pipeline
         self._failure: BaseException | None = None
 
     def _failed(self, exc: BaseException) -> None:
@@ -57,6 +54,7 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
                 record.topic, key=record.key, value=record.value, headers=list(record.headers)
             )
             future.add_errback(self._failed)
+        count_out(self._pipeline, values)
 
     def snapshot(self) -> None:
         self._producer.flush()
@@ -67,14 +65,16 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
 
     def close(self) -> None:
         self._producer.flush()
+        ProducerPool.release(self._settings)
 
 
 class KafkaSink(FixedPartitionedSink[OutRecord, None]):
     """Items are `(shard_key, OutRecord)`; sink partitions only spread the work."""
 
-    def __init__(self, settings: KafkaSettings, partitions: int = 8) -> None:
+    def __init__(self, settings: KafkaSettings, partitions: int = 8, pipeline: str = "eventyard") -> None:
         self.settings = settings
         self.partitions = partitions
+        self.pipeline = pipeline  # metrics label
 
     def list_parts(self) -> list[str]:
         return [str(i) for i in range(self.partitions)]
@@ -83,4 +83,4 @@ class KafkaSink(FixedPartitionedSink[OutRecord, None]):
         return zlib.crc32(item_key.encode())
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> KafkaSinkPartition:
-        return KafkaSinkPartition(ProducerPool.get(self.settings))
+        return KafkaSinkPartition(self.settings, self.pipeline)

@@ -1,36 +1,34 @@
-"""A partitioned bytewax source: one source partition per Kafka topic-partition.
+"""The kafka-python source: one bytewax source partition per Kafka topic-partition.
 
 Manual assignment, no consumer group: bytewax recovery snapshots hold the next
-offset to read, so a resumed partition seeks exactly there.
+offset to read, so a resumed partition seeks exactly there. Batching, ticks and
+metrics are shared with the confluent transport (eventyard.kafka.partition).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
-from eventyard.errors import TopicMissingError
-from eventyard.kafka.client import caught_up, source_message
+from eventyard.kafka.client import kafka_errors, source_message
+from eventyard.kafka.partition import EdgeSourcePartition, missing_input, parse_part, part_name
 from eventyard.records import InputTick, SourceMessage
 
 __all__ = ["KafkaSource", "KafkaSourcePartition"]
 
 
-def _part_name(topic: str, partition: int) -> str:
-    return f"{partition}-{topic}"
-
-
-class KafkaSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int]):
-    def __init__(self, settings: KafkaSettings, topic: str, partition: int, resume: int | None) -> None:
-        self._consumer = KafkaConsumer(
-            **settings.client_options(),
-            enable_auto_commit=False,
-            max_poll_records=settings.max_poll_records,
-            fetch_max_wait_ms=100,
-        )
+class KafkaSourcePartition(EdgeSourcePartition):
+    def __init__(self, settings: KafkaSettings, topic: str, partition: int, resume: int | None,
+                 pipeline: str) -> None:
+        with kafka_errors(settings):
+            self._consumer = KafkaConsumer(
+                **settings.client_options(),
+                enable_auto_commit=False,
+                auto_offset_reset=settings.start_from,  # a resumed offset past retention
+                max_poll_records=settings.max_poll_records,
+                fetch_max_wait_ms=100,
+            )
         self._tp = TopicPartition(topic, partition)
         self._consumer.assign([self._tp])
         if resume is not None:
@@ -39,69 +37,41 @@ class KafkaSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, in
             self._consumer.seek_to_beginning(self._tp)
         else:
             self._consumer.seek_to_end(self._tp)
-        self._next_offset = resume
-        self._backoff = settings.idle_backoff
-        self._awake: datetime | None = None
-        self._tick_every_ms = int(settings.tick_interval.total_seconds() * 1000)
-        self._next_tick_ms = 0
-        self._newest_ts = 0
+        super().__init__(settings, topic, partition, pipeline, resume)
 
-    def next_batch(self) -> list[SourceMessage | InputTick]:
-        # poll(0) must not block: bytewax runs all operators on this thread.
-        batch = self._consumer.poll(timeout_ms=0).get(self._tp, [])
-        now = datetime.now(timezone.utc)
-        out: list[SourceMessage | InputTick] = [source_message(m) for m in batch]
-        if batch:
-            self._awake = None
-            self._next_offset = batch[-1].offset + 1
-            self._newest_ts = max(self._newest_ts, max(m.timestamp for m in batch))
-        else:
-            self._awake = now + self._backoff
-        now_ms = int(now.timestamp() * 1000)
-        if now_ms >= self._next_tick_ms:
-            self._next_tick_ms = now_ms + self._tick_every_ms
-            # Caught up: input time is now. Otherwise it is the newest event read
-            # (the tick follows this batch's records in order).
-            out.append(InputTick(self._tp.topic, self._tp.partition,
-                                 now_ms if not batch and caught_up(self._consumer, self._tp)
-                                 else self._newest_ts))
-        return out
+    def fetch(self) -> list[SourceMessage]:
+        return [source_message(m) for m in self._consumer.poll(timeout_ms=0).get(self._tp, ())]
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
+    def highwater(self) -> int | None:
+        return self._consumer.highwater(self._tp)
 
-    def snapshot(self) -> int | None:
-        if self._next_offset is None:
-            self._next_offset = self._consumer.position(self._tp)
-        return self._next_offset
+    def position(self) -> int:
+        return self._consumer.position(self._tp)
 
     def close(self) -> None:
         self._consumer.close()
 
 
 class KafkaSource(FixedPartitionedSource[SourceMessage | InputTick, int]):
-    def __init__(self, settings: KafkaSettings, topics: list[str]) -> None:
+    def __init__(self, settings: KafkaSettings, topics: list[str], pipeline: str = "eventyard") -> None:
         self.settings = settings
         self.topics = topics
+        self.pipeline = pipeline  # metrics label
 
     def list_parts(self) -> list[str]:
-        consumer = KafkaConsumer(**self.settings.client_options())
-        try:
-            parts = []
-            for topic in self.topics:
-                partitions = consumer.partitions_for_topic(topic)
-                if not partitions:
-                    raise TopicMissingError(
-                        f"input topic {topic!r} does not exist on {self.settings.bootstrap_servers}: "
-                        "create it with `eventyard topics create PIPELINE`"
-                    )
-                parts += [_part_name(topic, p) for p in sorted(partitions)]
-            return parts
-        finally:
-            consumer.close()
+        with kafka_errors(self.settings):
+            consumer = KafkaConsumer(**self.settings.client_options())
+            try:
+                parts = []
+                for topic in self.topics:
+                    partitions = consumer.partitions_for_topic(topic)
+                    if not partitions:
+                        raise missing_input(self.settings, topic)
+                    parts += [part_name(topic, p) for p in sorted(partitions)]
+                return parts
+            finally:
+                consumer.close()
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> KafkaSourcePartition:
-        partition, topic = for_part.split("-", 1)
-        return KafkaSourcePartition(self.settings, topic, int(partition), resume_state)
-
-
+        topic, partition = parse_part(for_part)
+        return KafkaSourcePartition(self.settings, topic, partition, resume_state, self.pipeline)

@@ -16,6 +16,7 @@ from bytewax.recovery import init_db_dir
 
 from config import EventyardSettings
 from eventyard.kafka import ensure_topics_exist
+from eventyard.kafka.transport import describe
 from eventyard.ports import free_ports
 from state import StateDirectory
 
@@ -48,6 +49,7 @@ class PipelineSupervisor:
 
     def prepare(self) -> None:
         """Check what workers need before any starts, so errors are reported once."""
+        log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
         ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
         StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards).ensure()
         recovery = self.settings.recovery.dir

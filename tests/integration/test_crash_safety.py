@@ -17,7 +17,7 @@ from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, pla
 from state import StateDirectory
 from tests.integration.chaos import Chaos
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 # Long enough that a kill + restart cannot delay a payment past the reminder,
 # short enough that timers fire (and get killed while firing) during the test.

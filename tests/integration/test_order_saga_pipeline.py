@@ -10,7 +10,7 @@ from eventyard.demo.bad_input import bad_messages
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
 from state import StateDirectory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 
 def test_5000_orders_with_mixed_outcomes_get_exactly_their_commands(live_settings, start_pipeline, make_driver):

@@ -5,12 +5,13 @@ import urllib.request
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventyard.demo.traffic import OrderScenario, Outcome, envelope_record
 from eventyard.inspect import read_instance
 from eventyard.ports import free_ports
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 
 def _paid_with(scenario: OrderScenario, payment_id: str):
@@ -56,3 +57,16 @@ def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
     assert re.search(r'eventyard_timer_lateness_seconds_count\{pipeline="order_saga"\} [1-9]', scraped)
     assert re.search(r'eventyard_pending_timers\{pipeline="order_saga",worker="0"\} \d', scraped)
     assert re.search(r'eventyard_open_workflows\{pipeline="order_saga",worker="0"\} \d', scraped)
+
+    # the Kafka edge, on whichever transport ran: one worker read every input partition
+    samples = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(scraped) for s in f.samples]
+    read = {labels["topic"]: value for name, labels, value in samples if name == "eventyard_events_in_total"}
+    assert read["orders"] == 2 and read["inventory"] == 2 and read["payments"] == 2
+    written = {(labels["topic"], labels["type"]): value for name, labels, value in samples
+               if name == "eventyard_events_out_total"}
+    assert written[("order_saga.dlq", "")] == 1  # dead letters keep the input's headers: no type
+    assert written[("order-events", "OrderCompleted")] == 1
+    lag = {(labels["topic"], labels["partition"]) for name, labels, _ in samples
+           if name == "eventyard_consumer_lag" and labels["pipeline"] == "order_saga"}
+    assert lag == {(topic, str(p)) for topic in settings.pipeline.inputs
+                   for p in range(settings.kafka.topic_partitions)}
