@@ -120,7 +120,8 @@ def _drain(messages: Iterator[list[Message]], expected: int, timeout: float,
     return started
 
 
-def plain_loop(transport: str, bootstrap: str, expected: int, db_dir: Path) -> float:
+def plain_loop(transport: str, bootstrap: str, expected: int, db_dir: Path) -> tuple[float, float]:
+    """(events/s, CPU microseconds per event of this process, all threads)."""
     messages_fn, sender_fn = TRANSPORTS[transport]
     send, close = sender_fn(bootstrap)
     db = Rdict(str(db_dir))
@@ -138,11 +139,13 @@ def plain_loop(transport: str, bootstrap: str, expected: int, db_dir: Path) -> f
 
     try:
         messages = messages_fn(bootstrap, INPUT_TOPICS)
+        cpu = time.process_time()
         started = _drain(messages, expected, 300, work)
         close()  # the final flush is part of the loop's cost
         rate = expected / (time.monotonic() - started)
+        cpu_us = 1e6 * (time.process_time() - cpu) / expected
         messages.close()
-        return rate
+        return rate, cpu_us
     finally:
         db.close()
 
@@ -166,7 +169,9 @@ def run(scale: Scale) -> dict[str, float]:
             db_dir = Path(tempfile.mkdtemp(prefix="bench-ceiling-db-"))
             try:
                 figures[f"consume_only.{transport}"] = consume_only(transport, env.bootstrap, events)
-                figures[f"ceiling.{transport}"] = plain_loop(transport, env.bootstrap, events, db_dir)
+                rate, cpu_us = plain_loop(transport, env.bootstrap, events, db_dir)
+                figures[f"ceiling.{transport}"] = rate
+                figures[f"ceiling.{transport}.cpu_us_per_event"] = cpu_us
             finally:
                 shutil.rmtree(db_dir, ignore_errors=True)
     return figures

@@ -25,6 +25,7 @@ def run(scale: Scale, session: Session) -> tuple[dict[str, float], dict[str, lis
         figures[f"memory.{label}.open_workflows"] = count
         figures[f"memory.{label}.rss_mb"] = loaded.env.rss_mb()[0]
         figures[f"memory.{label}.load_rate"] = loaded.load_rate
+        figures[f"memory.{label}.load_cpu_us_per_event"] = loaded.load_cpu_us
     if session.loaded is not None:
         series["rss_while_loading"] = session.loaded.rss_samples
     return figures, series

@@ -26,6 +26,7 @@ class LoadedSaga:
     open_workflows: int = 0
     events: int = 0  # input events published so far (probes included)
     load_rate: float = 0.0  # OrderPlaced applied per second during the last growth
+    load_cpu_us: float = 0.0  # worker CPU microseconds per OrderPlaced, same window
     rss_samples: list[tuple[int, float]] = field(default_factory=list)  # (applied, RSS MB)
 
     def grow_to(self, open_workflows: int, timeout: float = 3600) -> None:
@@ -39,13 +40,13 @@ class LoadedSaga:
         if self.env.supervisor is None:
             self.env.start_workers(1)
         before = self.env.applied()
-        first: tuple[float, int] | None = None
+        first: tuple[float, int, float] | None = None
         deadline = time.monotonic() + timeout
         while True:
             self.env._check_alive()
             applied, now = self.env.applied(), time.monotonic()
             if applied > before:
-                first = first or (now, applied)
+                first = first or (now, applied, self.env.cpu_seconds())
                 self.rss_samples.append((applied, self.env.rss_mb()[0]))
             if applied >= self.events:
                 break
@@ -54,6 +55,7 @@ class LoadedSaga:
             time.sleep(1.0)
         assert first is not None
         self.load_rate = (self.events - first[1]) / max(time.monotonic() - first[0], 1e-9)
+        self.load_cpu_us = 1e6 * (self.env.cpu_seconds() - first[2]) / max(self.events - first[1], 1)
 
     def note_extra_events(self, count: int) -> None:
         """Probes sent by a measurement count towards what the worker must apply."""

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -65,15 +66,16 @@ def run(scale: Scale, out_dir: Path) -> tuple[dict[str, float], dict[str, list]]
         # to open; recovery.py measures that), so the samples are the steady state.
         env.wait_applied(_WARM_EVENTS, timeout=300)
         pid = env.worker_pids()[0]
-        before = env.applied()
+        before, cpu_before, started = env.applied(), env.cpu_seconds(), time.monotonic()
         done = subprocess.run([spy, "record", "-p", str(pid), "-d", str(int(scale.profile_seconds)),
                                "-r", "100", "-f", "raw", "-o", str(raw), "--nonblocking"],
                               capture_output=True, text=True, timeout=scale.profile_seconds + 60)
         applied = env.applied() - before
+        cpu_share = (env.cpu_seconds() - cpu_before) / (time.monotonic() - started)
         if done.returncode != 0 or not raw.exists():
             raise BenchError(f"py-spy failed: {done.stderr[-1000:]}")
         if applied >= events - before:
             raise BenchError("the backlog ran out while profiling; raise the profile workload")
     summary = summarize(raw.read_text())
     return {"profile.seconds": scale.profile_seconds, "profile.events_applied": applied,
-            "profile.samples": summary["samples"][0][1]}, {"profile": summary}
+            "profile.samples": summary["samples"][0][1], "profile.worker_cpu_share": cpu_share}, {"profile": summary}

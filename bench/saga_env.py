@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -25,9 +26,24 @@ from eventyard.ports import free_ports
 from eventyard.runtime import PipelineSupervisor
 from pipelines import get_pipeline
 
-__all__ = ["SagaEnv", "patched_environ", "BenchError"]
+__all__ = ["SagaEnv", "Progress", "patched_environ", "BenchError"]
 
 PIPELINE = "order_saga"
+
+
+@dataclass(frozen=True)
+class Progress:
+    events: int
+    seconds: float
+    cpu_seconds: float  # worker CPU time over the same window: robust to a busy machine
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return 1e6 * self.cpu_seconds / self.events if self.events else float("nan")
 
 
 class BenchError(RuntimeError):
@@ -124,6 +140,14 @@ class SagaEnv:
     def worker_pids(self) -> list[int]:
         return [c.pid for c in self.supervisor.children] if self.supervisor else []
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by all worker processes (all threads)."""
+        total = 0.0
+        for pid in self.worker_pids():
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        return total
+
     def rss_mb(self) -> list[float]:
         return [psutil.Process(pid).memory_info().rss / 2**20 for pid in self.worker_pids()]
 
@@ -152,22 +176,22 @@ class SagaEnv:
         return int(sum(self._scrape(self.metrics_base + i).get("eventyard_events_applied_total", 0)
                        for i in range(processes)))
 
-    def wait_applied(self, target: int, timeout: float) -> tuple[float, int, float]:
+    def wait_applied(self, target: int, timeout: float, start_at: int = 1) -> "Progress":
         """Poll worker metrics until `target` events are applied.
 
-        Returns (time first progress was seen, count at that time, time target reached):
-        the rate is measured from the first progress, so worker start-up is excluded.
+        Measured from when `start_at` events were applied, so worker start-up (and
+        a warm-up that opens every shard store) is excluded.
         """
         deadline = time.monotonic() + timeout
-        first: tuple[float, int] | None = None
+        first: tuple[float, int, float] | None = None
         while time.monotonic() < deadline:
             self._check_alive()
             n = self.applied()
             now = time.monotonic()
-            if n > 0 and first is None:
-                first = (now, n)
+            if n >= start_at and first is None:
+                first = (now, n, self.cpu_seconds())
             if n >= target:
                 assert first is not None
-                return first[0], first[1], now
+                return Progress(n - first[1], now - first[0], self.cpu_seconds() - first[2])
             time.sleep(0.1)
         raise BenchError(f"only {self.applied()} of {target} events applied within {timeout:.0f}s")

@@ -15,7 +15,7 @@ import time
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from bench.saga_env import SagaEnv
+from bench.saga_env import Progress, SagaEnv
 from bench.scale import Scale
 from bench.stats import percentile
 from bench.workload import Workload, publish
@@ -24,6 +24,7 @@ from config import KafkaSettings
 __all__ = ["run", "confluent_supported", "drain_rate"]
 
 COMMANDS = "order-commands"
+WARM_ORDERS = 2_000  # ~8 orders per shard: every one of the 256 stores gets opened
 
 
 def confluent_supported() -> bool:
@@ -31,14 +32,16 @@ def confluent_supported() -> bool:
     return "client" in KafkaSettings.model_fields
 
 
-def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = None,
-               profile: object | None = None) -> float:
-    """Input events/s for `processes` workers draining `orders` fast-outcome orders."""
+def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = None) -> Progress:
+    """`processes` workers draining `orders` fast-outcome orders (rate and CPU per event).
+
+    A warm-up of WARM_ORDERS, published first, opens every shard store; the
+    measurement starts once that many events are applied."""
     with SagaEnv(f"saga{processes}", extra_env) as env:
-        events = publish(env.bootstrap, Workload(orders=orders).records())
+        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
+        events = warm + publish(env.bootstrap, Workload(orders=orders).records())
         env.start_workers(processes)
-        first, at_first, done = env.wait_applied(events, timeout=900)
-        return (events - at_first) / (done - first)
+        return env.wait_applied(events, timeout=900, start_at=warm)
 
 
 def _commands_consumer(bootstrap: str) -> KafkaConsumer:
@@ -55,8 +58,8 @@ def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None 
     with SagaEnv("latency", extra_env) as env:
         env.start_workers(1)
         # Warm up until the worker is processing, so start-up is not counted.
-        publish(env.bootstrap, Workload(orders=20, prefix="warm").records())
-        env.wait_applied(1, timeout=120)
+        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
+        env.wait_applied(warm, timeout=300)
         producer = KafkaProducer(bootstrap_servers=env.bootstrap.split(","), acks="all", linger_ms=1)
         consumer = _commands_consumer(env.bootstrap)
         sent: dict[str, int] = {}
@@ -87,13 +90,15 @@ def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None 
 
 def run(scale: Scale) -> dict[str, float]:
     figures: dict[str, float] = {"saga.orders": scale.saga_orders}
-    one = drain_rate(scale.saga_orders, 1)
-    figures["saga.kafka-python.1p"] = one
-    figures["saga.kafka-python.2p"] = drain_rate(scale.saga_orders, 2)
-    # Latency well below saturation: half the measured one-process rate.
-    figures.update(paced_latency(max(50.0, min(one / 2, 5000.0)), scale.latency_seconds))
+    transports = {"kafka-python": {}}
     if confluent_supported():
-        env = {"EVENTYARD_KAFKA__CLIENT": "confluent"}
-        figures["saga.confluent.1p"] = drain_rate(scale.saga_orders, 1, env)
-        figures["saga.confluent.2p"] = drain_rate(scale.saga_orders, 2, env)
+        transports["confluent"] = {"EVENTYARD_KAFKA__CLIENT": "confluent"}
+    for name, env in transports.items():
+        for processes in (1, 2):
+            progress = drain_rate(scale.saga_orders, processes, env)
+            figures[f"saga.{name}.{processes}p"] = progress.rate
+            figures[f"saga.{name}.{processes}p.cpu_us_per_event"] = progress.cpu_us_per_event
+    # Latency well below saturation: half the measured one-process rate.
+    one = figures["saga.kafka-python.1p"]
+    figures.update(paced_latency(max(50.0, min(one / 2, 5000.0)), scale.latency_seconds))
     return figures
