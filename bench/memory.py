@@ -26,6 +26,11 @@ def run(scale: Scale, session: Session) -> tuple[dict[str, float], dict[str, lis
         figures[f"memory.{label}.rss_mb"] = loaded.env.rss_mb()[0]
         figures[f"memory.{label}.load_rate"] = loaded.load_rate
         figures[f"memory.{label}.load_cpu_us_per_event"] = loaded.load_cpu_us
+        # Where the state is: flushed to SST files, or still in memtables (and their WAL).
+        files = [p for p in (loaded.env.work / "state").rglob("*") if p.is_file()]
+        figures[f"memory.{label}.sst_files"] = sum(1 for p in files if p.suffix == ".sst")
+        figures[f"memory.{label}.sst_mb"] = sum(p.stat().st_size for p in files if p.suffix == ".sst") / 2**20
+        figures[f"memory.{label}.wal_mb"] = sum(p.stat().st_size for p in files if p.suffix == ".log") / 2**20
     if session.loaded is not None:
         series["rss_while_loading"] = session.loaded.rss_samples
     return figures, series

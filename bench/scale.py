@@ -22,9 +22,9 @@ class Scale:
 
 
 FULL = Scale("full", ceiling_events=200_000, saga_orders=30_000, latency_seconds=15.0,
-             open_small=100_000, open_large=200_000, timer_probes=2_000, replay_orders=10_000,
+             open_small=100_000, open_large=1_000_000, timer_probes=2_000, replay_orders=10_000,
              profile_seconds=20.0,
-             note="1M scaled to 200k: open workflows load at ~600/s on this box (less under load), 1M would take 30+ min")
+             note="")
 QUICK = Scale("quick", ceiling_events=30_000, saga_orders=4_000, latency_seconds=5.0,
               open_small=10_000, open_large=40_000, timer_probes=300, replay_orders=1_500,
               profile_seconds=8.0,

@@ -57,7 +57,7 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         _row(f, "confluent-kafka consume-only", ("consume_only.confluent",),
              lambda v: f"{_n(v)} events/s", "reference", None),
         _row(f, "order saga, kafka-python, 1 process", ("saga.kafka-python.1p", "ceiling.kafka-python"),
-             lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of ceiling", ">= 85% of its plain-loop ceiling",
+             lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of its ceiling", ">= 85% of its plain-loop ceiling",
              lambda v, c: v >= 0.85 * c),
         _row(f, "CPU per input event: saga worker vs plain loop (kafka-python)",
              ("saga.kafka-python.1p.cpu_us_per_event", "ceiling.kafka-python.cpu_us_per_event"),
@@ -86,15 +86,17 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
                         ">= 70,000 events/s and >= 1.5x Quix Streams", None,
                         "kafka.client setting absent; re-run after the transport is merged"))
     rows += [
-        _row(f, "order saga on Quix Streams (peer), 1 process", ("peer.quix.1p",),
-             lambda v: f"{_n(v)} events/s", "reference for the confluent target", None,
+        _row(f, "order saga on Quix Streams (peer), 1 process", ("peer.quix.1p", "peer.quix.1p.cpu_us_per_event"),
+             lambda v, us: f"{_n(v)} events/s, {_n(us)} us CPU/event", "reference for the confluent target", None,
              "timers approximated: deadlines checked lazily on the next event"),
         _row(f, "RSS per process, small open-workflow count",
              ("memory.small.rss_mb", "memory.small.open_workflows"),
              lambda mb, n: f"{mb:,.0f} MB with {_n(n)} open", "reference", None, scale_note),
         _row(f, "RSS per process, large open-workflow count",
              ("memory.large.rss_mb", "memory.small.rss_mb", "memory.large.open_workflows"),
-             lambda mb, small, n: f"{mb:,.0f} MB with {_n(n)} open = {mb / small - 1:+.0%} vs small",
+             lambda mb, small, n: f"{mb:,.0f} MB with {_n(n)} open = {mb / small - 1:+.0%} vs small"
+             + (f"; {_n(f['memory.large.sst_mb'])} MB in SST files, {_n(f['memory.large.wal_mb'])} MB in WALs"
+                if "memory.large.wal_mb" in f else ""),
              "<= 250 MB with 1M open, within +30% of 100k",
              lambda mb, small, n: mb <= 250 and mb <= 1.3 * small,
              f"measured with fewer than 1M{scaled}"
@@ -105,7 +107,9 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
              f"fewer than 1M pending{scaled}" if f.get("timers.pending", 1e6) < 1e6 else ""),
         _row(f, "restart of a SIGKILLed worker to processing",
              ("recovery.to_applied_s", "recovery.to_output_s", "recovery.open_workflows"),
-             lambda a, o, n: f"{a:.1f} s to applied, {o:.1f} s to output, {_n(n)} open",
+             lambda a, o, n: f"{a:.1f} s to applied, {o:.1f} s to output, {_n(n)} open"
+             + (f"; opening all shard stores alone: {f['recovery.open_all_stores_s']:.1f} s"
+                if "recovery.open_all_stores_s" in f else ""),
              "<= 5 s with 1M open workflows", lambda a, o, n: a <= 5,
              f"fewer than 1M open{scaled}" if f.get("recovery.open_workflows", 1e6) < 1e6 else ""),
         _row(f, "replay (rebuild state), 1 process", ("replay.events_per_s", "replay.consume_only", "replay.events"),
