@@ -66,7 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=list(MEASUREMENTS), metavar="NAME",
                         help=f"run only this measurement (repeatable): {', '.join(MEASUREMENTS)}")
     parser.add_argument("--no-doc", action="store_true", help="write the JSON only")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: regenerate the doc and plots from latest.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        results = orjson.loads((RESULTS / "latest.json").read_bytes())
+        note = (QUICK if results["meta"]["scale"] == QUICK.name else FULL).note
+        results["rows"] = [r.to_json() for r in build_rows(results["figures"], results["meta"]["confluent_saga"], note)]
+        (RESULTS / "latest.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+        update_doc(results, DOC, IMG)
+        return 0
     scale = QUICK if args.quick else FULL
     names = args.only or list(MEASUREMENTS)
     previous = _load_previous(scale) if args.only else None

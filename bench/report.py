@@ -91,7 +91,7 @@ def write_plots(results: dict[str, Any], img_dir: Path) -> list[Path]:
         ax.bar([b[0] for b in bars], [b[1] for b in bars], color="#4878a8")
         ax.set_ylabel("events/s")
         ax.set_yscale("log")
-        ax.set_title("Throughput (log scale), same run, shared 2-core box")
+        ax.set_title("Throughput (log scale), shared 2-core box")
         for i, (_, v) in enumerate(bars):
             ax.text(i, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
