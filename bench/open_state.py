@@ -44,7 +44,7 @@ class LoadedSaga:
         first: tuple[float, int, float] | None = None
         deadline = time.monotonic() + timeout
         while True:
-            self.env._check_alive()
+            self.env.check_alive()
             applied, now = self.env.applied(), time.monotonic()
             if applied > before:
                 first = first or (now, applied, self.env.cpu_seconds())

@@ -53,7 +53,7 @@ def run(scale: Scale, session: Session) -> tuple[dict[str, float], dict[str, lis
     applied_at = output_at = None
     deadline = restarted + 600
     while output_at is None and time.monotonic() < deadline:
-        env._check_alive()
+        env.check_alive()
         if applied_at is None and env.applied() > 0:
             applied_at = time.monotonic()
         for messages in consumer.poll(timeout_ms=50).values():

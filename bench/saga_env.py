@@ -151,7 +151,8 @@ class SagaEnv:
     def rss_mb(self) -> list[float]:
         return [psutil.Process(pid).memory_info().rss / 2**20 for pid in self.worker_pids()]
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
+        """Raise BenchError with the log's tail if a worker exited."""
         for child in self.supervisor.children if self.supervisor else []:
             if child.poll() is not None:
                 tail = (self.work / "workers.log").read_text(errors="replace")[-2000:]
@@ -185,7 +186,7 @@ class SagaEnv:
         deadline = time.monotonic() + timeout
         first: tuple[float, int, float] | None = None
         while time.monotonic() < deadline:
-            self._check_alive()
+            self.check_alive()
             n = self.applied()
             now = time.monotonic()
             if n >= start_at and first is None:
