@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         session.close()
     confluent = saga_throughput.confluent_supported()
     notes = [scale.note,
+             f"re-measured with --only {' '.join(names)}; the other figures are from the run before "
+             f"({previous['meta']['date']})" if previous else "",
              "Quix Streams peer: no durable timers (deadlines checked on the next event of the order), "
              "no validation, no changelog topics; see bench/peers/quix_order_saga.py."]
     results = {

@@ -40,7 +40,7 @@ def render_section(results: dict[str, Any], plots: list[str] = ()) -> str:
         lines += [f"- `{name}`: {error}" for name, error in meta["errors"].items()]
     if meta.get("notes"):
         lines += ["", "Notes on this run:", ""]
-        lines += [f"- {note}" for note in meta["notes"]]
+        lines += [f"- {note}" for note in meta["notes"] if note]
     profile = results.get("series", {}).get("profile")
     if profile:
         lines += ["", "### Where the order-saga worker spends its time (py-spy, generated)", "",
