@@ -1,10 +1,11 @@
 # The two commands a new user needs: `make demo` and `make test`.
+# `make bench` runs the benchmarks on purpose (~30 min; never in CI), `make bench-quick` in ~5.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Writes bench/results/latest.json, docs/img/bench-*.png and the top of docs/benchmarks.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,1 @@
+"""The same workload on peer frameworks, for comparison (bench extra)."""

@@ -1,0 +1,41 @@
+"""Replay: events/s one process rebuilds state from the input topics.
+
+Fills a fresh broker with order traffic (no live pipeline), then times
+`run_replay` into a scratch state directory. The reference, measured in the same
+run on the same topics: kafka-python consume-only with one consumer over every
+partition (the transport's rate), and with replay's merged per-partition reader.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.ceiling import consume_only
+from bench.saga_env import SagaEnv, patched_environ
+from bench.scale import Scale
+from bench.workload import Workload, publish
+from eventyard.kafka.reader import merged, open_streams
+from eventyard.replay import run_replay
+from operators.decisions import merge_key
+
+__all__ = ["run"]
+
+
+def run(scale: Scale) -> dict[str, float]:
+    with SagaEnv("replay") as env:
+        events = publish(env.bootstrap, Workload(orders=scale.replay_orders).records())
+        plain = consume_only("kafka-python", env.bootstrap, events)
+        started = time.monotonic()
+        streams = open_streams(env.settings.kafka, list(env.settings.pipeline.inputs))
+        consumed = sum(1 for _ in merged(streams, merge_key))
+        for s in streams:
+            s.close()
+        merged_rate = consumed / (time.monotonic() - started)
+        with patched_environ(env.env):
+            result = run_replay(env.definition, env.settings, env.work / "rebuilt")
+    return {
+        "replay.events": events,
+        "replay.events_per_s": result.events_per_s,
+        "replay.consume_only": plain,
+        "replay.merged_reader": merged_rate,
+    }

@@ -1,0 +1,104 @@
+"""The order saga end to end: input events/s with 1 and 2 worker processes
+(backlog drained from a full broker), and latency from input produce to command
+produce at a paced input rate (1 process).
+
+Rate is measured from the first applied event to the last (worker metrics), so
+process start-up and shard store opening are excluded; recovery.py measures those.
+Latency uses Kafka record timestamps: the producer's send time of OrderPlaced
+and the sink's send time of the ChargePayment it caused.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from bench.saga_env import Progress, SagaEnv
+from bench.scale import Scale
+from bench.stats import percentile
+from bench.workload import Workload, publish
+from config import KafkaSettings
+
+__all__ = ["run", "confluent_supported", "drain_rate"]
+
+COMMANDS = "order-commands"
+WARM_ORDERS = 2_000  # ~8 orders per shard: every one of the 256 stores gets opened
+
+
+def confluent_supported() -> bool:
+    """True when this build of Eventyard has the confluent-kafka transport setting."""
+    return "client" in KafkaSettings.model_fields
+
+
+def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = None) -> Progress:
+    """`processes` workers draining `orders` fast-outcome orders (rate and CPU per event).
+
+    A warm-up of WARM_ORDERS, published first, opens every shard store; the
+    measurement starts once that many events are applied."""
+    with SagaEnv(f"saga{processes}", extra_env) as env:
+        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
+        events = warm + publish(env.bootstrap, Workload(orders=orders).records())
+        env.start_workers(processes)
+        return env.wait_applied(events, timeout=900, start_at=warm)
+
+
+def _commands_consumer(bootstrap: str) -> KafkaConsumer:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
+                             fetch_max_wait_ms=50)
+    tps = [TopicPartition(COMMANDS, p) for p in sorted(consumer.partitions_for_topic(COMMANDS) or ())]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer
+
+
+def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None = None) -> dict[str, float]:
+    """Send OrderPlaced at `rate`/s; ms from its produce to ChargePayment's produce."""
+    with SagaEnv("latency", extra_env) as env:
+        env.start_workers(1)
+        # Warm up until the worker is processing, so start-up is not counted.
+        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
+        env.wait_applied(warm, timeout=300)
+        producer = KafkaProducer(bootstrap_servers=env.bootstrap.split(","), acks="all", linger_ms=1)
+        consumer = _commands_consumer(env.bootstrap)
+        sent: dict[str, int] = {}
+        latencies: list[float] = []
+        records = Workload(open_workflows=int(rate * seconds), prefix="lat").records()
+        started = time.monotonic()
+        for i, record in enumerate(records):
+            # Pace by schedule, not by sleeping a fixed step, so send cost does not slow the rate.
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent[record.key.decode()] = int(time.time() * 1000)  # type: ignore[union-attr]
+            producer.send(record.topic, key=record.key, value=record.value, timestamp_ms=sent[record.key.decode()])  # type: ignore[union-attr]
+        producer.flush()
+        offered = len(sent) / (time.monotonic() - started)
+        deadline = time.monotonic() + 120
+        while len(latencies) < len(sent) and time.monotonic() < deadline:
+            for messages in consumer.poll(timeout_ms=200, max_records=5000).values():
+                for m in messages:
+                    out = orjson.loads(m.value)
+                    if out["type"] == "ChargePayment" and out["aggregate_id"] in sent:
+                        latencies.append(m.timestamp - sent[out["aggregate_id"]])
+        consumer.close()
+        producer.close()
+    return {"latency.offered_rate": offered, "latency.samples": len(latencies),
+            "latency.p50_ms": percentile(latencies, 50), "latency.p99_ms": percentile(latencies, 99)}
+
+
+def run(scale: Scale) -> dict[str, float]:
+    figures: dict[str, float] = {"saga.orders": scale.saga_orders}
+    transports = {"kafka-python": {}}
+    if confluent_supported():
+        transports["confluent"] = {"EVENTYARD_KAFKA__CLIENT": "confluent"}
+    for name, env in transports.items():
+        for processes in (1, 2):
+            progress = drain_rate(scale.saga_orders, processes, env)
+            figures[f"saga.{name}.{processes}p"] = progress.rate
+            figures[f"saga.{name}.{processes}p.cpu_us_per_event"] = progress.cpu_us_per_event
+    # Latency well below saturation: half the measured one-process rate.
+    one = figures["saga.kafka-python.1p"]
+    figures.update(paced_latency(max(50.0, min(one / 2, 5000.0)), scale.latency_seconds))
+    return figures

@@ -1,0 +1,119 @@
+"""Issue 7's targets, judged from the raw figures of one run.
+
+Each row: what was measured, the figure, the target, whether it is met (None when
+a figure is missing or the target does not apply), and a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+
+__all__ = ["Row", "build_rows"]
+
+Figures = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Row:
+    measurement: str
+    figure: str
+    target: str
+    met: bool | None
+    note: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _get(f: Figures, *keys: str) -> list[float] | None:
+    values = [f.get(k) for k in keys]
+    return None if any(v is None or v != v for v in values) else [float(v) for v in values]  # NaN check
+
+
+def _row(f: Figures, measurement: str, keys: tuple[str, ...], figure: Callable[..., str], target: str,
+         check: Callable[..., bool] | None, note: str = "", missing: str = "not measured") -> Row:
+    values = _get(f, *keys)
+    if values is None:
+        return Row(measurement, missing, target, None, note)
+    return Row(measurement, figure(*values), target, check(*values) if check else None, note)
+
+
+def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[Row]:
+    scaled = f" ({scale_note})" if scale_note else ""
+    rows = [
+        _row(f, "kafka-python plain loop ceiling (1 process)",
+             ("ceiling.kafka-python", "ceiling.kafka-python.cpu_us_per_event"),
+             lambda v, us: f"{_n(v)} events/s, {_n(us)} us CPU/event", "reference", None),
+        _row(f, "kafka-python consume-only", ("consume_only.kafka-python",),
+             lambda v: f"{_n(v)} events/s", "reference", None),
+        _row(f, "confluent-kafka plain loop ceiling (1 process)",
+             ("ceiling.confluent", "ceiling.confluent.cpu_us_per_event"),
+             lambda v, us: f"{_n(v)} events/s, {_n(us)} us CPU/event", "reference", None),
+        _row(f, "confluent-kafka consume-only", ("consume_only.confluent",),
+             lambda v: f"{_n(v)} events/s", "reference", None),
+        _row(f, "order saga, kafka-python, 1 process", ("saga.kafka-python.1p", "ceiling.kafka-python"),
+             lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of its ceiling", ">= 85% of its plain-loop ceiling",
+             lambda v, c: v >= 0.85 * c),
+        _row(f, "CPU per input event: saga worker vs plain loop (kafka-python)",
+             ("saga.kafka-python.1p.cpu_us_per_event", "ceiling.kafka-python.cpu_us_per_event"),
+             lambda s, c: f"{_n(s)} us vs {_n(c)} us = {c / s:.0%}",
+             "same target, robust to a busy machine", lambda s, c: c / s >= 0.85,
+             "CPU time of all threads of the process; higher % is better"),
+        _row(f, "order saga, kafka-python, 2 processes", ("saga.kafka-python.2p", "saga.kafka-python.1p"),
+             lambda v, one: f"{_n(v)} events/s total ({_n(v / 2)}/process) = {v / one:.2f}x",
+             ">= 1.6x one process", lambda v, one: v >= 1.6 * one),
+        _row(f, "latency input produce -> command produce, 1 process",
+             ("latency.p50_ms", "latency.p99_ms", "latency.offered_rate"),
+             lambda p50, p99, rate: f"p50 {_n(p50)} ms, p99 {_n(p99)} ms at {_n(rate)} events/s offered",
+             "reported (no target)", None),
+    ]
+    if confluent_saga:
+        rows += [
+            _row(f, "order saga, confluent-kafka, 1 process", ("saga.confluent.1p", "peer.quix.1p"),
+                 lambda v, q: f"{_n(v)} events/s = {v / q:.2f}x Quix Streams",
+                 ">= 70,000 events/s and >= 1.5x Quix Streams", lambda v, q: v >= 70_000 and v >= 1.5 * q),
+            _row(f, "order saga, confluent-kafka, 2 processes", ("saga.confluent.2p", "saga.confluent.1p"),
+                 lambda v, one: f"{_n(v)} events/s total = {v / one:.2f}x", ">= 1.6x one process",
+                 lambda v, one: v >= 1.6 * one),
+        ]
+    else:
+        rows.append(Row("order saga, confluent-kafka transport", "not available on this build",
+                        ">= 70,000 events/s and >= 1.5x Quix Streams", None,
+                        "kafka.client setting absent; re-run after the transport is merged"))
+    rows += [
+        _row(f, "order saga on Quix Streams (peer), 1 process", ("peer.quix.1p", "peer.quix.1p.cpu_us_per_event"),
+             lambda v, us: f"{_n(v)} events/s, {_n(us)} us CPU/event", "reference for the confluent target", None,
+             "timers approximated: deadlines checked lazily on the next event"),
+        _row(f, "RSS per process, small open-workflow count",
+             ("memory.small.rss_mb", "memory.small.open_workflows"),
+             lambda mb, n: f"{mb:,.0f} MB with {_n(n)} open", "reference", None, scale_note),
+        _row(f, "RSS per process, large open-workflow count",
+             ("memory.large.rss_mb", "memory.small.rss_mb", "memory.large.open_workflows"),
+             lambda mb, small, n: f"{mb:,.0f} MB with {_n(n)} open = {mb / small - 1:+.0%} vs small"
+             + (f"; {_n(f['memory.large.sst_mb'])} MB in SST files, {_n(f['memory.large.wal_mb'])} MB in WALs"
+                if "memory.large.wal_mb" in f else ""),
+             "<= 250 MB with 1M open, within +30% of 100k",
+             lambda mb, small, n: mb <= 250 and mb <= 1.3 * small,
+             f"measured with fewer than 1M{scaled}"
+             if f.get("memory.large.open_workflows", 1e6) < 1e6 else ""),
+        _row(f, "timer firing lateness", ("timers.lateness_p50_ms", "timers.lateness_p99_ms", "timers.pending"),
+             lambda p50, p99, n: f"p50 {_n(p50)} ms, p99 {_n(p99)} ms with {_n(n)} timers pending",
+             "p99 <= 1 s with 1M pending", lambda p50, p99, n: p99 <= 1000,
+             f"fewer than 1M pending{scaled}" if f.get("timers.pending", 1e6) < 1e6 else ""),
+        _row(f, "restart of a SIGKILLed worker to processing",
+             ("recovery.to_applied_s", "recovery.to_output_s", "recovery.open_workflows"),
+             lambda a, o, n: f"{a:.1f} s to applied, {o:.1f} s to output, {_n(n)} open"
+             + (f"; opening all shard stores alone: {f['recovery.open_all_stores_s']:.1f} s"
+                if "recovery.open_all_stores_s" in f else ""),
+             "<= 5 s with 1M open workflows", lambda a, o, n: a <= 5,
+             f"fewer than 1M open{scaled}" if f.get("recovery.open_workflows", 1e6) < 1e6 else ""),
+        _row(f, "replay (rebuild state), 1 process", ("replay.events_per_s", "replay.consume_only", "replay.events"),
+             lambda v, c, n: f"{_n(v)} events/s = {v / c:.1%} of consume-only ({_n(n)} events)",
+             ">= 60% of the transport's consume-only rate", lambda v, c, n: v >= 0.6 * c),
+    ]
+    return rows

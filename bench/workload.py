@@ -1,0 +1,55 @@
+"""The order-saga workload: N orders with an outcome mix, M open workflows.
+
+Built on eventyard.demo.traffic (the same scenarios the demo and tests use);
+this module only decides which events to publish and publishes them fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from kafka import KafkaProducer
+
+from eventyard.demo.traffic import FAST_OUTCOMES, Outcome, plan_orders
+from eventyard.records import OutRecord
+
+__all__ = ["Workload", "publish", "INPUT_TOPICS"]
+
+# Topics the initial events of the order saga go to (shipping only gets reactions).
+INPUT_TOPICS = ("orders", "payments", "inventory")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """`orders` orders that settle without timers (completed / payment failed /
+    out of stock, 1/3 each) plus `open_workflows` orders that stay open: only
+    OrderPlaced, so each keeps its payment reminder and timeout timers pending."""
+
+    orders: int = 0
+    open_workflows: int = 0
+    outcomes: tuple[Outcome, ...] = FAST_OUTCOMES
+    prefix: str = "order"
+
+    def records(self) -> Iterator[OutRecord]:
+        for scenario in plan_orders(self.orders, self.outcomes, duplicate_rate=0, prefix=self.prefix):
+            yield from scenario.initial_events()
+        for scenario in plan_orders(self.open_workflows, (Outcome.PAYMENT_TIMEOUT,), duplicate_rate=0,
+                                    prefix=f"{self.prefix}-open"):
+            yield scenario.placed()
+
+
+def publish(bootstrap: str, records: Iterable[OutRecord], timestamp_ms: int | None = None) -> int:
+    """Send every record (acks=all) and flush; return how many were sent."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), linger_ms=20, acks="all",
+                             batch_size=512 * 1024)
+    sent = 0
+    try:
+        for r in records:
+            producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers) or None,
+                          timestamp_ms=timestamp_ms)
+            sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return sent

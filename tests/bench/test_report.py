@@ -1,0 +1,51 @@
+"""The bench report: targets judged from raw figures, rendered into the doc."""
+
+from __future__ import annotations
+
+from bench.report import END, START, render_section, splice
+from bench.targets import build_rows
+
+FIGURES = {
+    "ceiling.kafka-python": 10_000.0,
+    "saga.kafka-python.1p": 9_000.0,  # 90% of the ceiling: met
+    "saga.kafka-python.2p": 12_000.0,  # 1.33x: not met
+    "memory.small.rss_mb": 200.0, "memory.small.open_workflows": 100_000,
+    "memory.large.rss_mb": 240.0, "memory.large.open_workflows": 1_000_000,  # +20%, <= 250: met
+}
+
+
+def _results(rows: list) -> dict:
+    return {"meta": {"date": "2026-11-23 10:00 UTC", "scale": "full", "cpus": 2, "load_start": "1.0"},
+            "rows": [r.to_json() for r in rows], "figures": FIGURES, "series": {}}
+
+
+def _row(rows: list, starts: str):
+    return next(r for r in rows if r.measurement.startswith(starts))
+
+
+def test_targets_are_judged_from_figures_of_the_same_run() -> None:
+    rows = build_rows(FIGURES, confluent_saga=False)
+    assert _row(rows, "order saga, kafka-python, 1 process").met is True
+    assert _row(rows, "order saga, kafka-python, 2 processes").met is False
+    assert _row(rows, "RSS per process, large").met is True
+    assert _row(rows, "timer firing lateness").figure == "not measured"
+    assert _row(rows, "timer firing lateness").met is None
+    confluent = _row(rows, "order saga, confluent-kafka transport")
+    assert (confluent.figure, confluent.met) == ("not available on this build", None)
+
+
+def test_memory_growth_beyond_30_percent_is_not_met() -> None:
+    rows = build_rows({**FIGURES, "memory.large.rss_mb": 270.0}, confluent_saga=False)
+    assert _row(rows, "RSS per process, large").met is False
+
+
+def test_section_marks_unmet_targets_and_splice_keeps_history() -> None:
+    section = render_section(_results(build_rows(FIGURES, confluent_saga=False)))
+    table = [line for line in section.splitlines() if line.startswith("| order saga, kafka-python")]
+    assert table[0].endswith("| yes |") and table[1].endswith("| **no** |")
+    history = "# Benchmarks\n\nIntro.\n\n## Replay throughput\n\nold figures\n"
+    once = splice(history, section)
+    assert once.index(START) < once.index("## Replay throughput") and "old figures" in once
+    again = splice(once, section.replace("2026-11-23", "2026-12-01"))
+    assert again.count(START) == again.count(END) == 1
+    assert "2026-12-01" in again and "2026-11-23" not in again and "old figures" in again
