@@ -98,6 +98,9 @@ class StateSettings(_Section):
     max_parked: int = Field(default=100, ge=0)
     # Start a shard with an empty store even though bytewax recovery knew it.
     rebuild_missing: bool = False
+    # RocksDB memory per worker process, shared by all its shard stores.
+    memtable_budget_mb: int = Field(default=64, ge=8)
+    block_cache_mb: int = Field(default=64, ge=8)
 
 
 class RecoverySettings(_Section):

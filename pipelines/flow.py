@@ -24,6 +24,7 @@ from operators.shard_logic import ShardRuntime, ShardTick
 from pipelines.definition import PipelineDefinition
 from pipelines.operator_specs import load_operator
 from state import StateDirectory
+from state.memory import set_store_memory
 
 __all__ = ["build_engine", "build_operators", "build_runtime", "build_flow"]
 
@@ -64,6 +65,7 @@ def build_operators(definition: PipelineDefinition, settings: EventyardSettings)
 
 
 def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
+    set_store_memory(settings.state.memtable_budget_mb << 20, settings.state.block_cache_mb << 20)
     directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
     directory.ensure()
     return ShardRuntime(

@@ -13,6 +13,7 @@ from rocksdict import AccessType, Options, Rdict, WriteBatch
 from eventyard.errors import StoreCorruptError, StoreLockedError, StoreMissingError
 from eventyard.records import OutRecord
 from state import keys
+from state.memory import store_memory
 
 if TYPE_CHECKING:
     from state.transaction import ShardTransaction
@@ -37,6 +38,7 @@ class OutboxEntry:
 def _options(create: bool) -> Options:
     opts = Options(raw_mode=True)
     opts.create_if_missing(create)
+    store_memory().apply(opts)
     return opts
 
 

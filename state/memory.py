@@ -1,0 +1,50 @@
+"""One memory budget for all shard stores of a process.
+
+Each RocksDB instance defaults to a 64 MB write buffer and its own 8 MB block
+cache. With 256 shard stores in one process that is gigabytes, and memtables
+that never fill are never flushed: the bench measured 3.4 GB RSS and 3 GB of WAL
+(0 SST files) at 1M open workflows, and a 40 s WAL replay to reopen the stores.
+A shared WriteBufferManager caps memtables for the whole process (RocksDB
+flushes the largest ones when the cap is near), and one shared block cache
+serves every store.
+"""
+
+from __future__ import annotations
+
+from rocksdict import BlockBasedOptions, Cache, Options, WriteBufferManager
+
+__all__ = ["StoreMemory", "store_memory", "set_store_memory"]
+
+MB = 1 << 20
+
+
+class StoreMemory:
+    def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 64 * MB,
+                 write_buffer_bytes: int = 4 * MB) -> None:
+        self.write_buffer_bytes = write_buffer_bytes
+        self.manager = WriteBufferManager(memtables_bytes, False)  # no stalls: flushes keep up
+        self.cache = Cache(block_cache_bytes)
+        self._table = BlockBasedOptions()
+        self._table.set_block_cache(self.cache)
+
+    def apply(self, opts: Options) -> None:
+        opts.set_write_buffer_manager(self.manager)
+        opts.set_write_buffer_size(self.write_buffer_bytes)
+        opts.set_block_based_table_factory(self._table)
+
+
+_current: StoreMemory | None = None
+
+
+def store_memory() -> StoreMemory:
+    """The process's budget (created with defaults on first use)."""
+    global _current
+    if _current is None:
+        _current = StoreMemory()
+    return _current
+
+
+def set_store_memory(memtables_bytes: int, block_cache_bytes: int) -> None:
+    """Set the budget before the first store opens (a worker does this at start)."""
+    global _current
+    _current = StoreMemory(memtables_bytes, block_cache_bytes)
