@@ -53,10 +53,12 @@ def timer_fired(topic: str, pipeline: str, aggregate_id: str, timer: str, due_ms
 
 
 def applied_out_of_order(topic: str, pipeline: str, aggregate_id: str, event: SourceMessage,
-                         after: list[Any]) -> OutRecord:
-    """`after` is [topic, partition, offset] of the event applied just before."""
-    # Named by the record's position: a duplicate shares the original's event_id.
-    position = f"order/{event.topic}/{event.partition}/{event.offset}"
-    return _record(topic, pipeline, OUT_OF_ORDER, aggregate_id, position, event.timestamp_ms, {
-        "event": [event.topic, event.partition, event.offset], "after": after,
-    })
+                         after: list[Any], scope: str = "") -> OutRecord:
+    """`after` is [topic, partition, offset] of the event the operator (`scope`;
+    "" for the workflow) applied just before."""
+    # Named by the record's position (and operator): a duplicate shares the original's event_id.
+    position = f"order/{scope + '/' if scope else ''}{event.topic}/{event.partition}/{event.offset}"
+    payload: dict[str, Any] = {"event": [event.topic, event.partition, event.offset], "after": after}
+    if scope:
+        payload["scope"] = scope
+    return _record(topic, pipeline, OUT_OF_ORDER, aggregate_id, position, event.timestamp_ms, payload)

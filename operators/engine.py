@@ -222,7 +222,8 @@ class OperatorEngine:
         rec["prev"] = list(key[1:])
         if highest is None or key > tuple(highest) or self.config.decisions_topic is None:
             return []
-        return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline, stored_id, msg, previous)]
+        return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline, stored_id, msg, previous,
+                                     self.scope)]
 
     def _handle_event(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
                       now: datetime) -> tuple[list[OutRecord], str]:

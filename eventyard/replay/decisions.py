@@ -19,8 +19,8 @@ Coords = tuple[str, int, int]  # topic, partition, offset
 class DecisionLog:
     # (aggregate, instance version when it fired) -> [(timer, due_ms)]
     timers: dict[tuple[str, int], list[tuple[str, int]]] = field(default_factory=dict)
-    # event -> the event it was applied after
-    after: dict[Coords, Coords] = field(default_factory=dict)
+    # (operator scope, event) -> the event that operator applied it after
+    after: dict[tuple[str, Coords], Coords] = field(default_factory=dict)
     records: int = 0
 
     @classmethod
@@ -37,5 +37,6 @@ class DecisionLog:
                 key = (decision["aggregate_id"], payload["at_version"])
                 log.timers.setdefault(key, []).append((payload["timer"], payload["due_ms"]))
             elif decision["type"] == OUT_OF_ORDER:
-                log.after[tuple(payload["event"])] = tuple(payload["after"])  # type: ignore[assignment]
+                event = tuple(payload["event"])
+                log.after[(payload.get("scope", ""), event)] = tuple(payload["after"])  # type: ignore[index,assignment]
         return log

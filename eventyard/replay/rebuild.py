@@ -13,7 +13,7 @@ from eventyard.records import OutRecord, SourceMessage
 from eventyard.replay.decisions import Coords, DecisionLog
 from eventyard.routing import shard_of
 from operators.decode import Decoder, Inbound
-from operators.operator_set import OperatorSet
+from operators.operator_set import Delivery, OperatorSet
 from pipelines.definition import PipelineDefinition
 from pipelines.flow import build_operators
 from state import ShardStore, StateDirectory, TimerEntry
@@ -54,34 +54,16 @@ class Rebuilder:
         self.emit = emit
         self.aggregate = aggregate.encode() if aggregate is not None else None
         self.stores: dict[int, ShardStore] = {}
-        self.dependencies = set(decisions.after.values())
+        self.dependencies = {(scope, before) for (scope, _), before in decisions.after.items()}
         self.timed = {aggregate for aggregate, _ in decisions.timers}  # skip reads for the rest
-        self.done: set[Coords] = set()
-        self.held: dict[Coords, list[SourceMessage]] = {}
+        self.done: set[tuple[str, Coords]] = set()
+        self.held: dict[tuple[str, Coords], list[Delivery]] = {}
         self.stats = RebuildStats()
 
     def feed(self, msg: SourceMessage) -> None:
         self.stats.events += 1
         if self.aggregate is not None and msg.key != self.aggregate:
             return
-        coords = (msg.topic, msg.partition, msg.offset)
-        before = self.decisions.after.get(coords)
-        if before is not None and before not in self.done:
-            self.held.setdefault(before, []).append(msg)
-            self.stats.held += 1
-            return
-        self._apply(msg, coords)
-
-    def _apply(self, msg: SourceMessage, coords: Coords) -> None:
-        pending = [(msg, coords)]
-        while pending:
-            msg, coords = pending.pop()
-            self._apply_one(msg)
-            if coords in self.dependencies:
-                self.done.add(coords)
-                pending += [(m, (m.topic, m.partition, m.offset)) for m in self.held.pop(coords, [])]
-
-    def _apply_one(self, msg: SourceMessage) -> None:
         _, item = self.decoder(msg)
         if isinstance(item, DeadLetterRecord):
             self.stats.dead_letters += 1
@@ -89,12 +71,34 @@ class Rebuilder:
             return
         assert isinstance(item, Inbound)
         self.stats.applied += 1
+        coords = (msg.topic, msg.partition, msg.offset)
         for delivery in self.operators.deliveries(item):
-            store = self._store(shard_of(delivery.key, self.directory.shards))
-            self._emit(self.operators.apply(store.transaction(), delivery))
-            stored_id = self.operators.stored_id(delivery)
-            if stored_id in self.timed:
-                self._fire_decided(store, stored_id)
+            # Each operator applied this record when it did live: hold it for the
+            # operator that applied it after a later-sorting record.
+            before = self.decisions.after.get((delivery.scope, coords))
+            if before is not None and (delivery.scope, before) not in self.done:
+                self.held.setdefault((delivery.scope, before), []).append(delivery)
+                self.stats.held += 1
+            else:
+                self._apply(delivery)
+
+    def _apply(self, delivery: Delivery) -> None:
+        pending = [delivery]
+        while pending:
+            delivery = pending.pop()
+            self._apply_one(delivery)
+            msg = delivery.inbound.message
+            done = (delivery.scope, (msg.topic, msg.partition, msg.offset))
+            if done in self.dependencies:
+                self.done.add(done)
+                pending += self.held.pop(done, [])
+
+    def _apply_one(self, delivery: Delivery) -> None:
+        store = self._store(shard_of(delivery.key, self.directory.shards))
+        self._emit(self.operators.apply(store.transaction(), delivery))
+        stored_id = self.operators.stored_id(delivery)
+        if stored_id in self.timed:
+            self._fire_decided(store, stored_id)
 
     def _fire_decided(self, store: ShardStore, stored_id: str) -> None:
         """Fire the timers that fired live at this key's current version, one at a
@@ -118,9 +122,9 @@ class Rebuilder:
 
     def finish(self) -> RebuildStats:
         """Apply events whose predecessor was never seen (e.g. before --from), close stores."""
-        for coords in list(self.held):
-            for msg in self.held.pop(coords, []):
-                self._apply(msg, (msg.topic, msg.partition, msg.offset))
+        for waiting_for in list(self.held):
+            for delivery in self.held.pop(waiting_for, []):
+                self._apply(delivery)
         self.close()
         return self.stats
 
