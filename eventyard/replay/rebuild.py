@@ -102,12 +102,15 @@ class Rebuilder:
 
     def _fire_decided(self, store: ShardStore, stored_id: str) -> None:
         """Fire the timers that fired live at this key's current version, one at a
-        time: a key forgotten and started again reaches the same version twice."""
+        time, and only one that is armed as it was live: a key forgotten and
+        started again reaches the same version twice."""
         while (record := store.get_instance(stored_id)) is not None:
             fired = self.decisions.timers.get((stored_id, record["version"]))
-            if not fired:
+            armed = {(name, t[0]) for name, t in record["timers"].items()}
+            match = next((i for i, decided in enumerate(fired or ()) if decided in armed), None)
+            if match is None:
                 return
-            timer, due_ms = fired.pop(0)
+            timer, due_ms = fired.pop(match)  # type: ignore[union-attr]
             self._emit(self.operators.fire(store.transaction(), TimerEntry(due_ms, stored_id, timer)))
             self.stats.timers_fired += 1
 
