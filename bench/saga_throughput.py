@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from bench.saga_env import Progress, SagaEnv
 from bench.scale import Scale
 from bench.stats import percentile
-from bench.workload import Workload, publish
+from bench.workload import Workload, consumer_from_start, publish
 from config import KafkaSettings
 
 __all__ = ["run", "confluent_supported", "drain_rate"]
@@ -44,15 +44,6 @@ def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = N
         return env.wait_applied(events, timeout=900, start_at=warm)
 
 
-def _commands_consumer(bootstrap: str) -> KafkaConsumer:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             fetch_max_wait_ms=50)
-    tps = [TopicPartition(COMMANDS, p) for p in sorted(consumer.partitions_for_topic(COMMANDS) or ())]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    return consumer
-
-
 def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None = None) -> dict[str, float]:
     """Send OrderPlaced at `rate`/s; ms from its produce to ChargePayment's produce."""
     with SagaEnv("latency", extra_env) as env:
@@ -61,7 +52,7 @@ def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None 
         warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
         env.wait_applied(warm, timeout=300)
         producer = KafkaProducer(bootstrap_servers=env.bootstrap.split(","), acks="all", linger_ms=1)
-        consumer = _commands_consumer(env.bootstrap)
+        consumer = consumer_from_start(env.bootstrap, COMMANDS)
         sent: dict[str, int] = {}
         latencies: list[float] = []
         records = Workload(open_workflows=int(rate * seconds), prefix="lat").records()

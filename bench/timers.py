@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from bench.open_state import REMINDER_AFTER_S, Session
 from bench.saga_env import BenchError
 from bench.scale import Scale
 from bench.stats import percentile
-from bench.workload import Workload
+from bench.workload import Workload, consumer_from_start
 
 __all__ = ["run"]
 
@@ -25,19 +25,10 @@ DECISIONS = "order_saga.decisions"
 LEAD_S = (5.0, 15.0)  # probes come due spread over this window after sending
 
 
-def _decisions_consumer(bootstrap: str) -> KafkaConsumer:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             fetch_max_wait_ms=50)
-    tps = [TopicPartition(DECISIONS, p) for p in sorted(consumer.partitions_for_topic(DECISIONS) or ())]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    return consumer
-
-
 def run(scale: Scale, session: Session) -> tuple[dict[str, float], dict[str, list]]:
     loaded = session.open_saga(scale.open_large)
     env, probes = loaded.env, scale.timer_probes
-    consumer = _decisions_consumer(env.bootstrap)
+    consumer = consumer_from_start(env.bootstrap, DECISIONS)
     now_ms = int(time.time() * 1000)
     span_ms = (LEAD_S[1] - LEAD_S[0]) * 1000
     records = list(Workload(open_workflows=probes, prefix="timer-probe").records())

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from eventyard.demo.traffic import FAST_OUTCOMES, Outcome, plan_orders
 from eventyard.records import OutRecord
 
-__all__ = ["Workload", "publish", "INPUT_TOPICS"]
+__all__ = ["Workload", "publish", "INPUT_TOPICS", "consumer_from_start"]
 
 # Topics the initial events of the order saga go to (shipping only gets reactions).
 INPUT_TOPICS = ("orders", "payments", "inventory")
@@ -53,3 +53,13 @@ def publish(bootstrap: str, records: Iterable[OutRecord], timestamp_ms: int | No
     finally:
         producer.close()
     return sent
+
+
+def consumer_from_start(bootstrap: str, topic: str) -> KafkaConsumer:
+    """A group-less consumer of every partition of `topic`, from the first record."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
+                             fetch_max_wait_ms=50)
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer
