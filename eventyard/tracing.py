@@ -22,7 +22,7 @@ from dataclasses import dataclass
 __all__ = [
     "TRACEPARENT", "TRACESTATE", "SAMPLED", "TraceParent",
     "parse_traceparent", "extract", "trace_id_for", "trace_id_of", "span_id_for",
-    "output_headers",
+    "output_headers", "child_headers",
 ]
 
 TRACEPARENT = "traceparent"
@@ -162,8 +162,14 @@ def output_headers(
     envelope's trace_id, or `fallback_id` (e.g. the correlation id) when that is
     missing too, and the record is marked sampled.
     """
+    return child_headers(parent, trace_id_of(parent, envelope_trace_id, fallback_id), output_event_id)
+
+
+def child_headers(parent: TraceParent | None, trace_id: str, output_event_id: str) -> tuple[Header, ...]:
+    """`output_headers` for a trace id already resolved with `trace_id_of`: a caller
+    emitting several records for one cause hashes the trace id once."""
     flags, state = (parent.flags & SAMPLED, parent.tracestate) if parent is not None else (SAMPLED, None)
-    child = TraceParent(trace_id_of(parent, envelope_trace_id, fallback_id), span_id_for(output_event_id), flags)
+    child = TraceParent(trace_id, span_id_for(output_event_id), flags)
     headers: tuple[Header, ...] = ((TRACEPARENT, child.header_value()),)
     if state is not None:
         headers += ((TRACESTATE, state.encode("ascii")),)

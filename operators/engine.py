@@ -41,6 +41,7 @@ __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "S
 
 log = logging.getLogger(__name__)
 
+_BUILT_IN_REASONS = frozenset(r.value for r in Reason)
 SCOPE_SEP = "\x1f"  # between an operator's scope and its key in the shard store
 OK, RETRY, DEAD = "ok", "retry", "dead"
 
@@ -366,8 +367,14 @@ class OperatorEngine:
 
     def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
                  key: str, now: datetime, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
-        records = []
+        records: list[OutRecord] = []
+        if not emits:
+            return records
         occurred = now.isoformat()
+        trace_id = cause.trace_id if cause and cause.trace_id else rec["correlation_id"]
+        # W3C trace context: same trace as the input (resolved once per cause), a
+        # span named by each output's ID, so a re-emitted record has identical headers.
+        w3c_trace = tracing.trace_id_of(parent, trace_id, rec["correlation_id"] or cause_id)
         for index, emit in enumerate(emits):
             topic = self.config.outputs.get(emit.output)
             if topic is None:
@@ -377,15 +384,12 @@ class OperatorEngine:
             envelope = {
                 "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
                 "producer": self.config.pipeline, "schema_version": 1,
-                "trace_id": cause.trace_id if cause and cause.trace_id else rec["correlation_id"],
+                "trace_id": trace_id,
                 "causation_id": cause.event_id if cause else cause_id,
                 "correlation_id": rec["correlation_id"],
                 "hops": (cause.hops + 1) if cause else 1, "payload": emit.payload,
             }
-            # W3C trace context: same trace as the input, a span named by the output's ID
-            # (so a record re-emitted after a crash or replay has identical headers).
-            trace = tracing.output_headers(parent, envelope["trace_id"], rec["correlation_id"] or cause_id,
-                                           event_id)
+            trace = tracing.child_headers(parent, w3c_trace, event_id)
             records.append(OutRecord(
                 topic=topic, key=key.encode(), value=orjson.dumps(envelope),
                 headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
@@ -395,7 +399,7 @@ class OperatorEngine:
 
     def _dead_intent(self, event: Event | None, reason: str, text: str, now: datetime,
                      timer: TimerEntry | None = None) -> OutRecord:
-        code = reason if reason in Reason._value2member_map_ else f"{self.step}.{reason}"
+        code = reason if reason in _BUILT_IN_REASONS else f"{self.step}.{reason}"
         if event is not None and event.message is not None:
             return self._dead(event.message, code, text)
         if timer is not None:

@@ -8,22 +8,19 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from config import OperatorSpec
 from eventyard.errors import ConfigError
+from eventyard.importing import import_path
 from operators.api import Operator
 
 __all__ = ["load_operator"]
 
 
 def load_operator(spec: OperatorSpec) -> Operator[Any]:
-    module_name, _, attr = spec.use.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
+        target: Any = import_path(spec.use)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"pipeline.operators: cannot load {spec.use}: {exc}") from exc
     if isinstance(target, Operator):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from eventyard.errors import PipelineNotFoundError
+from eventyard.importing import import_path
 from pipelines.definition import PipelineDefinition
 
 __all__ = ["get_pipeline", "pipeline_names"]
@@ -26,9 +25,8 @@ def get_pipeline(name: str) -> PipelineDefinition:
         raise PipelineNotFoundError(
             f"no pipeline {name!r}; known: {', '.join(pipeline_names())} (or give module:attribute)"
         )
-    module, _, attr = path.partition(":")
     try:
-        definition = getattr(importlib.import_module(module), attr)
+        definition = import_path(path)
     except (ImportError, AttributeError) as exc:
         raise PipelineNotFoundError(f"cannot load pipeline {path}: {exc}") from exc
     if not isinstance(definition, PipelineDefinition):

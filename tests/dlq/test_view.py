@@ -67,6 +67,8 @@ def test_times_are_iso_8601_and_utc_without_an_offset():
 
 def test_a_misspelt_reason_is_refused_with_the_known_ones():
     assert parse_reason("orphaned") == "orphaned"
+    # an operator's own reason (docs/operators.md: ctx.dead_letter -> <operator>.<reason>)
+    assert parse_reason("spending_limit.unsupported_currency") == "spending_limit.unsupported_currency"
     with pytest.raises(DeadLetterError, match="unknown reason 'handler_eror'; known: invalid_json"):
         parse_reason("handler_eror")
 

@@ -63,3 +63,17 @@ def test_events_the_operator_does_not_consume_are_ignored():
     with OperatorTestKit(Counter(), CATALOG) as kit:
         assert kit.send("InventoryReserved", "o-1", reservation_id="r") == []
         assert kit.state("o-1") is None and kit.dead_letters == []
+
+
+def test_state_fields_reserved_for_the_engine_are_refused_when_the_operator_is_defined():
+    import pytest
+
+    from eventyard.errors import OperatorDefinitionError
+
+    class Clashing(BaseModel):
+        version: int = 0
+
+    with pytest.raises(OperatorDefinitionError, match="version"):
+        class Bad(Operator[Clashing]):
+            name = "bad"
+            state = Clashing
