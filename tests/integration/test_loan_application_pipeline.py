@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 WATCH = ('[{"use": "operators.examples.inactivity:InactivityDetector", "options": {"name": "documents_watch",'
          ' "watch": ["LoanApplicationSubmitted", "CreditCheckCompleted"], "done_on": ["DocumentsVerified"],'
-         ' "timeout": "2s", "repeat": false, "output": "alerts", "alert_type": "DocumentVerificationStalled"}}]')
+         ' "timeout": "5m", "repeat": false, "output": "alerts", "alert_type": "DocumentVerificationStalled"}}]')
 
 
 @pytest.fixture
@@ -55,13 +55,19 @@ def test_loan_applications_run_end_to_end_with_a_yaml_operator_alongside(loan_se
         ("reviews", "NotAnEvent", "l-good", {}),
     ]
 
-    def send(topic: str, kind: str, loan: str, payload: dict, event_id: str) -> None:
+    def send(topic: str, kind: str, loan: str, payload: dict, event_id: str, at_ms: int | None = None) -> None:
         record = envelope_record(topic, kind, loan, payload, event_id)
-        producer.send(topic, key=record.key, value=record.value)
+        producer.send(topic, key=record.key, value=record.value, timestamp_ms=at_ms)
         producer.flush()
 
+    # Timers count from the record's timestamp. l-slow's events happened ten minutes
+    # ago, so its 5-minute stall timer is due at once; l-good's are due in five
+    # minutes, long after the test. No race on wall time or on the order in which
+    # the workers read the three topics (docs before the credit check re-arms).
+    ten_minutes_ago = int(time.time() * 1000) - 600_000
     for n, (topic, kind, loan, payload) in enumerate(events):
-        send(topic, kind, loan, payload, f"{loan}-{kind}-{n if n != 5 else 2}")
+        send(topic, kind, loan, payload, f"{loan}-{kind}-{n if n != 5 else 2}",
+             ten_minutes_ago if loan == "l-slow" else None)
     # The payments system pays out only after the DisburseLoan command.
     _await(settings, "loan-events", lambda es: any(e["type"] == "LoanApproved" for e in es), pipeline)
     send("disbursements", "LoanDisbursed", "l-good", {"disbursement_id": "d1"}, "l-good-LoanDisbursed")
