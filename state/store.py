@@ -14,6 +14,7 @@ from eventyard.errors import StoreCorruptError, StoreLockedError, StoreMissingEr
 from eventyard.records import OutRecord
 from state import keys
 from state.memory import store_memory
+from state.outbox import decode_entry, entry_created_ms
 
 if TYPE_CHECKING:
     from state.transaction import ShardTransaction
@@ -146,8 +147,8 @@ class ShardStore:
 
     def outbox_after(self, seq: int) -> Iterator[OutboxEntry]:
         for key, value in self._scan(keys.OUTBOX_PREFIX, start=keys.outbox_key(seq + 1)):
-            created_ms, record = orjson.loads(value)
-            yield OutboxEntry(keys.parse_outbox_key(key), created_ms, OutRecord.from_json(record))
+            created_ms, record = decode_entry(value)
+            yield OutboxEntry(keys.parse_outbox_key(key), created_ms, record)
 
     def counts(self) -> tuple[int, int]:
         """(stored keys, pending timers), by a key-only scan: for gauges, not hot paths."""
@@ -159,7 +160,7 @@ class ShardStore:
         batch = WriteBatch(raw_mode=True)
         dropped = 0
         for key, value in self._scan(keys.OUTBOX_PREFIX):
-            if dropped >= limit or orjson.loads(value)[0] >= outbox_before_ms:
+            if dropped >= limit or entry_created_ms(value) >= outbox_before_ms:
                 break
             batch.delete(key)
             dropped += 1

@@ -9,6 +9,7 @@ from rocksdict import WriteBatch
 
 from eventyard.records import OutRecord
 from state import keys
+from state.outbox import encode_entry
 
 if TYPE_CHECKING:
     from state.store import ShardStore
@@ -82,7 +83,7 @@ class ShardTransaction:
 
     # -- outbox ------------------------------------------------------------------------
     def append_outbox(self, record: OutRecord, now_ms: int) -> None:
-        self._outbox.append(orjson.dumps([now_ms, record.to_json()]))
+        self._outbox.append(encode_entry(now_ms, record))
 
     def commit(self) -> None:
         if not self._grouped:

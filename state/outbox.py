@@ -1,0 +1,92 @@
+"""How an outbox entry is stored: a compact binary frame around the record's bytes.
+
+The outbox holds every emitted record until its retention passes, so its size
+is most of what a shard writes. The first format (JSON with hex-encoded bytes)
+doubled every key, value and header; this one stores them verbatim:
+
+    0x01 | created_ms:i64 | topic:u16+utf8 | key:i32+bytes | value:i32+bytes |
+    header count:u16 | (name:u16+utf8 | value:i32+bytes)*        (-1 length: None)
+
+Entries written by the first format (they start with `[`) still decode, so a
+store written by an older release re-emits its outbox after an upgrade.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import orjson
+
+from eventyard.records import OutRecord
+
+__all__ = ["encode_entry", "decode_entry", "entry_created_ms"]
+
+_VERSION = 1
+_HEAD = struct.Struct(">Bq")
+_U16 = struct.Struct(">H")
+_I32 = struct.Struct(">i")
+
+
+def _blob(data: bytes | None) -> bytes:
+    return _I32.pack(-1) if data is None else _I32.pack(len(data)) + data
+
+
+def _text(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return _U16.pack(len(raw)) + raw
+
+
+def encode_entry(created_ms: int, record: OutRecord) -> bytes:
+    parts = [_HEAD.pack(_VERSION, created_ms), _text(record.topic), _blob(record.key), _blob(record.value),
+             _U16.pack(len(record.headers))]
+    for name, value in record.headers:
+        parts.append(_text(name))
+        parts.append(_blob(value))
+    return b"".join(parts)
+
+
+class _Reader:
+    __slots__ = ("data", "at")
+
+    def __init__(self, data: bytes, at: int) -> None:
+        self.data, self.at = data, at
+
+    def u16(self) -> int:
+        (n,) = _U16.unpack_from(self.data, self.at)
+        self.at += 2
+        return n
+
+    def text(self) -> str:
+        n = self.u16()
+        self.at += n
+        return self.data[self.at - n:self.at].decode("utf-8")
+
+    def blob(self) -> bytes | None:
+        (n,) = _I32.unpack_from(self.data, self.at)
+        self.at += 4
+        if n < 0:
+            return None
+        self.at += n
+        return self.data[self.at - n:self.at]
+
+
+def decode_entry(data: bytes) -> tuple[int, OutRecord]:
+    """(created_ms, record) of a stored entry, in either format."""
+    if data[:1] == b"[":
+        created_ms, obj = orjson.loads(data)
+        return created_ms, OutRecord.from_json(obj)
+    _, created_ms = _HEAD.unpack_from(data, 0)
+    reader = _Reader(data, _HEAD.size)
+    topic, key, value = reader.text(), reader.blob(), reader.blob()
+    headers = []
+    for _ in range(reader.u16()):
+        name = reader.text()
+        headers.append((name, reader.blob() or b""))
+    return created_ms, OutRecord(topic, key, value, tuple(headers))
+
+
+def entry_created_ms(data: bytes) -> int:
+    """When the entry was written, without decoding the record (for expiry)."""
+    if data[:1] == b"[":
+        return int(orjson.loads(data)[0])
+    return _HEAD.unpack_from(data, 0)[1]
