@@ -14,6 +14,7 @@ id made up for an input without a traceparent is a hash of its envelope trace_id
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -125,6 +126,7 @@ def _hex_digest(domain: bytes, text: str, chars: int) -> str:
     return head if head.strip("0") else digest[chars:2 * chars]
 
 
+@functools.lru_cache(maxsize=16_384)  # one hash per aggregate's trace, not one per event
 def trace_id_for(trace_id: str) -> str:
     """A W3C trace-id for an envelope's trace_id: itself when it is one, else a stable hash.
 
@@ -169,8 +171,10 @@ def child_headers(parent: TraceParent | None, trace_id: str, output_event_id: st
     """`output_headers` for a trace id already resolved with `trace_id_of`: a caller
     emitting several records for one cause hashes the trace id once."""
     flags, state = (parent.flags & SAMPLED, parent.tracestate) if parent is not None else (SAMPLED, None)
-    child = TraceParent(trace_id, span_id_for(output_event_id), flags)
-    headers: tuple[Header, ...] = ((TRACEPARENT, child.header_value()),)
+    # trace_id comes from trace_id_of and the span id from a hex digest, both valid:
+    # no TraceParent (and its validation) per output record.
+    value = f"00-{trace_id}-{span_id_for(output_event_id)}-{flags:02x}".encode("ascii")
+    headers: tuple[Header, ...] = ((TRACEPARENT, value),)
     if state is not None:
         headers += ((TRACESTATE, state.encode("ascii")),)
     return headers
