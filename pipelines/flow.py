@@ -65,7 +65,8 @@ def build_operators(definition: PipelineDefinition, settings: EventyardSettings)
 
 
 def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
-    set_store_memory(settings.state.memtable_budget_mb << 20, settings.state.block_cache_mb << 20)
+    set_store_memory(settings.state.memtable_budget_mb << 20, settings.state.block_cache_mb << 20,
+                     settings.state.shards)
     directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
     directory.ensure()
     return ShardRuntime(

@@ -7,6 +7,11 @@ that never fill are never flushed: the bench measured 3.4 GB RSS and 3 GB of WAL
 A shared WriteBufferManager caps memtables for the whole process (RocksDB
 flushes the largest ones when the cap is near), and one shared block cache
 serves every store.
+
+Each store's write buffer is its share of the budget (budget / stores). With
+bigger buffers the manager's cap is what ends memtables: once over it, every
+write to any store switches that store's memtable (a new WAL file, a tiny
+flush), which cost the engine ~25% CPU per event (benchmarks.md, change log).
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ __all__ = ["StoreMemory", "store_memory", "set_store_memory"]
 MB = 1 << 20
 
 
+_MIN_WRITE_BUFFER = 64 << 10
+_MAX_WRITE_BUFFER = 4 * MB
+
+
 class StoreMemory:
     def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 64 * MB,
-                 write_buffer_bytes: int = 4 * MB) -> None:
-        self.write_buffer_bytes = write_buffer_bytes
+                 stores: int = 256) -> None:
+        share = memtables_bytes // max(stores, 1)
+        self.write_buffer_bytes = min(max(share, _MIN_WRITE_BUFFER), _MAX_WRITE_BUFFER)
         self.manager = WriteBufferManager(memtables_bytes, False)  # no stalls: flushes keep up
         self.cache = Cache(block_cache_bytes)
         self._table = BlockBasedOptions()
@@ -44,7 +54,7 @@ def store_memory() -> StoreMemory:
     return _current
 
 
-def set_store_memory(memtables_bytes: int, block_cache_bytes: int) -> None:
+def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256) -> None:
     """Set the budget before the first store opens (a worker does this at start)."""
     global _current
-    _current = StoreMemory(memtables_bytes, block_cache_bytes)
+    _current = StoreMemory(memtables_bytes, block_cache_bytes, stores)
