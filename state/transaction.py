@@ -34,6 +34,11 @@ class ShardTransaction:
         self._grouped = grouped
         self._writes: dict[bytes, Any] = {}
         self._outbox: list[bytes] = []
+        # Records written in this transaction, as the objects given: the engine
+        # reads a key right after writing it (to drain its queue), and decoding
+        # the bytes it just encoded was ~5% of its time. Callers write a record
+        # back after every change, so the object and the bytes agree.
+        self._instances: dict[str, dict[str, Any] | None] = {}
 
     def _get(self, key: bytes) -> bytes | None:
         value = self._writes.get(key)
@@ -49,14 +54,18 @@ class ShardTransaction:
 
     # -- workflow instances ------------------------------------------------------
     def get_instance(self, aggregate_id: str) -> dict[str, Any] | None:
+        if aggregate_id in self._instances:
+            return self._instances[aggregate_id]
         raw = self._get(keys.instance_key(aggregate_id))
         return None if raw is None else orjson.loads(raw)
 
     def put_instance(self, aggregate_id: str, instance: dict[str, Any]) -> None:
         self._put(keys.instance_key(aggregate_id), orjson.dumps(instance))
+        self._instances[aggregate_id] = instance
 
     def delete_instance(self, aggregate_id: str) -> None:
         self._delete(keys.instance_key(aggregate_id))
+        self._instances[aggregate_id] = None
 
     # -- timer index ---------------------------------------------------------------
     def set_timer(self, due_ms: int, aggregate_id: str, name: str) -> None:
@@ -106,3 +115,4 @@ class ShardTransaction:
         self._store.next_outbox_seq = seq
         self._writes.clear()
         self._outbox.clear()
+        self._instances.clear()
