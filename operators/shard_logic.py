@@ -46,6 +46,9 @@ class ShardTick:
     shard: int
     tick: InputTick
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return ShardTick, (self.shard, self.tick)
+
 
 @dataclass
 class ShardRuntime:

@@ -1,9 +1,14 @@
+import pickle
+
 import pytest
 
 from eventyard.deadletter import DeadLetterRecord
 from eventyard.demo.bad_input import bad_messages
 from eventyard.routing import shard_key, shard_of
+from eventyard.records import InputTick, OutRecord
 from operators.decode import Decoder, Inbound
+from operators.operator_set import Delivery
+from operators.shard_logic import ShardTick
 from pipelines import get_pipeline
 
 
@@ -52,3 +57,16 @@ def test_dead_letter_keeps_original_headers_and_replaces_old_error_context(decod
     headers = item.to_record("dlq").headers
     assert ("origin", b"demo") in headers
     assert [v for k, v in headers if k == "eventyard.error.reason"] == [b"invalid_json"]
+
+
+def test_a_decoded_event_sent_to_another_worker_arrives_equal(decoder, event, make_message):
+    # bytewax pickles items that cross worker processes; an Inbound travels as its
+    # raw message and is validated again on arrival.
+    msg = make_message(event("PaymentReceived", "o-9", payment_id="p", amount=3))
+    _, item = decoder(msg)
+    delivery = Delivery(item, "", "o-9")
+    arrived = pickle.loads(pickle.dumps(delivery))
+    assert arrived == delivery and type(arrived.inbound.payload) is type(item.payload)
+    assert arrived.inbound.envelope.event_id == item.envelope.event_id and arrived.inbound.message == msg
+    for value in (ShardTick(7, InputTick("orders", 3, 1_700_000_000_000)), OutRecord("t", None, b"v", (("h", b""),))):
+        assert pickle.loads(pickle.dumps(value)) == value
