@@ -32,10 +32,14 @@ def run(scale: Scale) -> dict[str, float]:
             s.close()
         merged_rate = consumed / (time.monotonic() - started)
         with patched_environ(env.env):
+            cpu = time.process_time()
             result = run_replay(env.definition, env.settings, env.work / "rebuilt")
+            cpu_s = time.process_time() - cpu  # all threads: robust to a busy box, unlike events/s
     return {
         "replay.events": events,
         "replay.events_per_s": result.events_per_s,
+        "replay.seconds": result.seconds,
+        "replay.cpu_us_per_event": 1e6 * cpu_s / max(result.stats.events, 1),
         "replay.consume_only": plain,
         "replay.merged_reader": merged_rate,
     }

@@ -118,7 +118,8 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
              "<= 5 s with 1M open workflows", lambda a, o, n: a <= 5,
              f"fewer than 1M open{scaled}" if f.get("recovery.open_workflows", 1e6) < 1e6 else ""),
         _row(f, "replay (rebuild state), 1 process", ("replay.events_per_s", "replay.consume_only", "replay.events"),
-             lambda v, c, n: f"{_n(v)} events/s = {v / c:.1%} of consume-only ({_n(n)} events)",
+             lambda v, c, n: f"{_n(v)} events/s = {v / c:.1%} of consume-only ({_n(n)} events)"
+             + (f", {_n(f['replay.cpu_us_per_event'])} us CPU/event" if "replay.cpu_us_per_event" in f else ""),
              ">= 60% of the transport's consume-only rate", lambda v, c, n: v >= 0.6 * c),
     ]
     return rows
