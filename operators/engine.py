@@ -62,6 +62,7 @@ class EngineConfig:
     orphan_timeout: timedelta = timedelta(hours=1)
     decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
     record_outbox: bool = True  # replay turns this off: it must have no side effects
+    build_outputs: bool = True  # replay without --emit: outputs are checked, not built (state is the same)
 
 
 @dataclass
@@ -380,6 +381,8 @@ class OperatorEngine:
             if topic is None:
                 raise KeyError(f"{self.step} emitted to unknown output {emit.output!r}; "
                                f"outputs: {sorted(self.config.outputs)}")
+            if not self.config.build_outputs:
+                continue
             event_id = derived_event_id(cause_id, index)
             envelope = {
                 "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,

@@ -55,7 +55,7 @@ class Rebuilder:
                  aggregate: str | None = None) -> None:
         self.operators: OperatorSet = build_operators(definition, settings)
         for engine in self.operators:
-            engine.config = dataclasses.replace(engine.config, record_outbox=False)
+            engine.config = dataclasses.replace(engine.config, record_outbox=False, build_outputs=emit is not None)
         p = settings.pipeline
         self.decoder = Decoder(settings.name, definition.catalog, settings.state.shards,
                                p.max_event_bytes, p.max_hops)
