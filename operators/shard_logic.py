@@ -37,6 +37,11 @@ __all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
 log = logging.getLogger(__name__)
 
 _HOUSEKEEPING_EVERY = timedelta(seconds=30)
+# The gauges count keys by scanning the store: ~0.4 s for all shards at 40k open
+# workflows, ~10 s at 1M. So never on open (a restart would wait for it), first
+# within a minute of opening (shards spread over it), then every 5 minutes.
+_GAUGES_FIRST_WITHIN = timedelta(seconds=60)
+_GAUGES_EVERY = timedelta(minutes=5)
 _TIMERS_PER_NOTIFY = 1000
 _RECHECK = timedelta(milliseconds=250)
 
@@ -60,23 +65,54 @@ class ShardRuntime:
     pipeline: str = ""
     # Per-worker gauges fed by each shard's counts (made when the worker starts).
     _gauges: tuple[metrics.PerShardGauge, metrics.PerShardGauge] | None = field(default=None, repr=False)
+    # Start-up accounting, logged once with the first event applied (restart time, issue 7).
+    _created: float = field(default_factory=time.monotonic, repr=False)
+    _opened: int = field(default=0, repr=False)
+    _open_s: float = field(default=0.0, repr=False)
+    _report_s: float = field(default=0.0, repr=False)
+    _first_event_logged: bool = field(default=False, repr=False)
 
-    def report(self, store: ShardStore) -> None:
-        """Refresh this shard's share of the open-workflow and pending-timer gauges."""
+    def gauges(self) -> tuple[metrics.PerShardGauge, metrics.PerShardGauge]:
+        """This worker's open-workflow and pending-timer gauges (the series exist from then on)."""
         if self._gauges is None:
             self._gauges = (metrics.PerShardGauge(metrics.OPEN_WORKFLOWS, self.pipeline),
                             metrics.PerShardGauge(metrics.PENDING_TIMERS, self.pipeline))
+        return self._gauges
+
+    def report(self, store: ShardStore) -> None:
+        """Refresh this shard's share of the gauges (a key scan of the shard's store)."""
+        gauges = self.gauges()
+        started = time.monotonic()
         stored, timers = store.counts()
-        self._gauges[0].set(store.shard, stored)
-        self._gauges[1].set(store.shard, timers)
+        self._report_s += time.monotonic() - started
+        gauges[0].set(store.shard, stored)
+        gauges[1].set(store.shard, timers)
 
     def open_store(self, shard: int, known: bool) -> ShardStore:
         """A shard bytewax has a snapshot for (`known`) must already have a store."""
         create = not known or self.rebuild_missing
-        return ShardStore.open(self.directory.shard_path(shard), shard, create=create)
+        started = time.monotonic()
+        store = ShardStore.open(self.directory.shard_path(shard), shard, create=create)
+        self._open_s += time.monotonic() - started
+        self._opened += 1
+        return store
+
+    def note_event_applied(self) -> None:
+        """Log, once, how long this worker took to its first event and what opening stores cost."""
+        if self._first_event_logged:
+            return
+        self._first_event_logged = True
+        log.info("first event applied %.2f s after the flow was built; %d shard stores opened "
+                 "so far in %.2f s, gauge scans %.2f s", time.monotonic() - self._created,
+                 self._opened, self._open_s, self._report_s)
 
     def builder(self, resume: dict[str, Any] | None) -> "ShardLogic":
         return ShardLogic(self, resume)
+
+
+def _spread(shard: int, within: timedelta) -> timedelta:
+    """A shard's offset in `within`, so shards opened together do not scan together."""
+    return within * ((shard * 37 % 64) + 1) / 64
 
 
 def _utc(ms: int) -> datetime:
@@ -95,7 +131,8 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         # Outbox entries after this sequence must be (re-)emitted before new work.
         self.emitted_seq: int = resume["outbox_seq"] if resume else 0
         self.resend_pending = True
-        self.next_housekeeping = datetime.now(timezone.utc)
+        # Both set when the store opens, spread over shards (see _spread).
+        self.next_housekeeping = self.next_gauges = datetime.now(timezone.utc)
         self.input_times: dict[tuple[str, int], int] = {}
         # Earliest pending timer, re-read only after work that can change timers:
         # most batches are ticks, and notify_at runs after every batch.
@@ -106,7 +143,10 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
 
     def _open(self, shard: int, known: bool) -> ShardStore:
         self.store = self.runtime.open_store(shard, known)
-        self.runtime.report(self.store)
+        self.runtime.gauges()
+        now = datetime.now(timezone.utc)
+        self.next_housekeeping = now + _spread(shard, _HOUSEKEEPING_EVERY)
+        self.next_gauges = now + _spread(shard, _GAUGES_FIRST_WITHIN)
         return self.store
 
     def _resend(self) -> list[OutRecord]:
@@ -153,6 +193,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             self._timers_changed = True
         if txn is not None:
             txn.flush()  # the whole batch in one WriteBatch
+            self.runtime.note_event_applied()
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
         out.extend(self._resend())
@@ -166,7 +207,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         now = datetime.now(timezone.utc)
         if self.resend_pending:
             return now
-        due = self.next_housekeeping
+        due = min(self.next_housekeeping, self.next_gauges)
         if self._timers_changed:
             self._earliest, self._timers_changed = self.store.earliest_timer(), False
         timer = self._earliest
@@ -197,6 +238,8 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
                 outbox_before_ms=now_ms - int(self.runtime.outbox_retention.total_seconds() * 1000),
                 seen_before_ms=now_ms - int(self.runtime.dedup_retention.total_seconds() * 1000),
             )
+        if now >= self.next_gauges:
+            self.next_gauges = now + _GAUGES_EVERY
             self.runtime.report(store)
         metrics.BATCH_LATENCY.labels(self.runtime.pipeline, "timers").observe(time.perf_counter() - started)
         return out, StatefulBatchLogic.RETAIN
