@@ -11,6 +11,11 @@ entry after the snapshot's sequence may not have reached Kafka, so it is emitted
 again (same bytes, same event_id). This covers timer outputs too, which have no
 input offset to be re-read from.
 
+A restarted worker does not open its shards' stores before its first event:
+each resumed shard opens at its slot (in turn, 20 ms after the one before it
+finished opening) or with its first event, whichever comes first. Until then
+its timers and outbox re-sends wait (see _RESUME_SPACING).
+
 Timers fire by stream time: the minimum input time over all input partitions
 (reported by `InputTick`s), never later than the wall clock. While an input lags,
 a timeout waits for the events that might cancel it.
@@ -44,6 +49,13 @@ _GAUGES_FIRST_WITHIN = timedelta(seconds=60)
 _GAUGES_EVERY = timedelta(minutes=5)
 _TIMERS_PER_NOTIFY = 1000
 _RECHECK = timedelta(milliseconds=250)
+# bytewax resumes every shard of a worker at start. Opening a store costs ~10 ms
+# (file creation and syncs, WAL replay; rocksdict holds the GIL for most of it,
+# so threads did not help), so opening all 256 before the first event made a
+# restart wait 2.5-10 s. A resumed shard opens instead at its slot, in turn and
+# _RESUME_SPACING after the previous one finished, or at once when an event for
+# it arrives.
+_RESUME_SPACING = timedelta(milliseconds=20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,9 @@ class ShardRuntime:
     _open_s: float = field(default=0.0, repr=False)
     _report_s: float = field(default=0.0, repr=False)
     _first_event_logged: bool = field(default=False, repr=False)
+    _slot_base: datetime | None = field(default=None, repr=False)
+    _slot_lag: timedelta = field(default=timedelta(0), repr=False)
+    _resumed: int = field(default=0, repr=False)
 
     def gauges(self) -> tuple[metrics.PerShardGauge, metrics.PerShardGauge]:
         """This worker's open-workflow and pending-timer gauges (the series exist from then on)."""
@@ -97,14 +112,34 @@ class ShardRuntime:
         self._opened += 1
         return store
 
+    def resume_slot(self) -> int:
+        """A resumed shard's place in the order in which resumed shards open their stores."""
+        if self._slot_base is None:
+            self._slot_base = datetime.now(timezone.utc)
+        self._resumed += 1
+        return self._resumed - 1
+
+    def slot_time(self, slot: int) -> datetime:
+        """When `slot` may open: _RESUME_SPACING after the one before it finished opening."""
+        assert self._slot_base is not None
+        return self._slot_base + _RESUME_SPACING * (slot + 1) + self._slot_lag
+
+    def slot_opened(self, slot: int) -> None:
+        # An open that ended past its slot pushes all later slots back, so the
+        # worker spends at most about half its time opening resumed stores.
+        late = datetime.now(timezone.utc) - self.slot_time(slot)
+        if late > timedelta(0):
+            self._slot_lag += late
+
     def note_event_applied(self) -> None:
         """Log, once, how long this worker took to its first event and what opening stores cost."""
         if self._first_event_logged:
             return
         self._first_event_logged = True
         log.info("first event applied %.2f s after the flow was built; %d shard stores opened "
-                 "so far in %.2f s, gauge scans %.2f s", time.monotonic() - self._created,
-                 self._opened, self._open_s, self._report_s)
+                 "so far in %.2f s (%d resumed shards to open in turn, %d ms apart), gauge scans %.2f s",
+                 time.monotonic() - self._created, self._opened, self._open_s, self._resumed,
+                 _RESUME_SPACING.total_seconds() * 1000, self._report_s)
 
     def builder(self, resume: dict[str, Any] | None) -> "ShardLogic":
         return ShardLogic(self, resume)
@@ -138,11 +173,31 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         # most batches are ticks, and notify_at runs after every batch.
         self._earliest: TimerEntry | None = None
         self._timers_changed = True
+        # A resumed shard's store opens at its slot or with its first event (see _ready).
+        self._resumed_shard: int | None = None
+        self._slot = 0
         if resume is not None:
-            self._open(resume["shard"], known=True)
+            self._resumed_shard, self._slot = resume["shard"], runtime.resume_slot()
 
     def _open(self, shard: int, known: bool) -> ShardStore:
-        self.store = self.runtime.open_store(shard, known)
+        return self._attach(self.runtime.open_store(shard, known))
+
+    def _ready(self, now: bool) -> bool:
+        """Open a resumed shard's store if its slot has come (or `now`); True once a store is open."""
+        if self._resumed_shard is None:
+            return self.store is not None
+        if now:
+            shard, self._resumed_shard = self._resumed_shard, None
+            self._open(shard, known=True)
+        elif datetime.now(timezone.utc) >= self.runtime.slot_time(self._slot):
+            shard, self._resumed_shard = self._resumed_shard, None
+            self._open(shard, known=True)
+            self.runtime.slot_opened(self._slot)
+        return self.store is not None
+
+    def _attach(self, store: ShardStore) -> ShardStore:
+        self.store = store
+        shard = store.shard
         self.runtime.gauges()
         now = datetime.now(timezone.utc)
         self.next_housekeeping = now + _spread(shard, _HOUSEKEEPING_EVERY)
@@ -175,11 +230,14 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
     def _on_batch(self, values: list[Delivery | ShardTick]) -> tuple[list[OutRecord], bool]:
         out: list[OutRecord] = []
         txn = None
+        # Ticks alone need no store; an event waits for its shard's open.
+        self._ready(now=any(not isinstance(item, ShardTick) for item in values))
         for item in values:
             if isinstance(item, ShardTick):
                 tick = item.tick
                 self.input_times[(tick.topic, tick.partition)] = tick.input_time_ms
-                if self.store is None and self.runtime.directory.shard_path(item.shard).exists():
+                if self.store is None and self._resumed_shard is None \
+                        and self.runtime.directory.shard_path(item.shard).exists():
                     self._open(item.shard, known=False)  # timers of a shard bytewax forgot
                 continue
             if self.store is None:
@@ -194,6 +252,8 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         if txn is not None:
             txn.flush()  # the whole batch in one WriteBatch
             self.runtime.note_event_applied()
+        if self._resumed_shard is not None:
+            return out, StatefulBatchLogic.RETAIN  # not opened yet (only ticks so far)
         if self.store is None:
             return out, StatefulBatchLogic.DISCARD  # a shard with no state: nothing to keep
         out.extend(self._resend())
@@ -202,9 +262,9 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
     def notify_at(self) -> datetime | None:
         # Always a time in the future or a due time we can act on: a past time
         # that on_notify cannot clear would busy-loop the worker (bytewax #578).
-        if self.store is None:
-            return None
         now = datetime.now(timezone.utc)
+        if not self._ready(now=False):
+            return None if self._resumed_shard is None else self.runtime.slot_time(self._slot)
         if self.resend_pending:
             return now
         due = min(self.next_housekeeping, self.next_gauges)
@@ -218,9 +278,10 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         return due
 
     def on_notify(self) -> tuple[list[OutRecord], bool]:
-        store = self.store
-        if store is None:
+        if not self._ready(now=False):
             return [], StatefulBatchLogic.RETAIN
+        store = self.store
+        assert store is not None
         started = time.perf_counter()
         out = self._resend()
         stream = self.stream_time_ms()
@@ -245,6 +306,9 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:
+        if self._resumed_shard is not None:
+            # Not opened yet, so nothing was emitted since the resumed snapshot.
+            return {"shard": self._resumed_shard, "outbox_seq": self.emitted_seq}
         assert self.store is not None
         self.emitted_seq = self.store.next_outbox_seq - 1
         return {"shard": self.store.shard, "outbox_seq": self.emitted_seq}
