@@ -8,13 +8,13 @@ failed, so a committed epoch never has unpublished output. No flush per batch
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 
 from config import KafkaSettings
 from eventyard.kafka.confluent_client import confluent_kafka, producer_config, unavailable
+from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import count_out
 from eventyard.kafka.pool import SharedClients
 from eventyard.records import OutRecord
@@ -89,20 +89,12 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
         _PRODUCERS.release(self._settings)
 
 
-class ConfluentSink(FixedPartitionedSink[OutRecord, None]):
-    """Items are `(shard_key, OutRecord)`; sink partitions only spread the work."""
+class ConfluentSink(EdgeSink):
+    """The confluent-kafka sink (see EdgeSink)."""
 
     def __init__(self, settings: KafkaSettings, pipeline: str, partitions: int = 8) -> None:
         confluent_kafka()  # fail at build time if it is missing
-        self.settings = settings
-        self.pipeline = pipeline
-        self.partitions = partitions
-
-    def list_parts(self) -> list[str]:
-        return [str(i) for i in range(self.partitions)]
-
-    def part_fn(self, item_key: str) -> int:
-        return zlib.crc32(item_key.encode())
+        super().__init__(settings, pipeline, partitions)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> ConfluentSinkPartition:
         return ConfluentSinkPartition(self.settings, self.pipeline)

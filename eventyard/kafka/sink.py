@@ -8,13 +8,12 @@ Flushing per epoch instead of per batch keeps throughput (DESIGN.md 6).
 
 from __future__ import annotations
 
-import zlib
-
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 from kafka import KafkaProducer
 
 from config import KafkaSettings
 from eventyard.kafka.client import kafka_errors
+from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import count_out
 from eventyard.kafka.pool import SharedClients
 from eventyard.records import OutRecord
@@ -68,19 +67,8 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
         ProducerPool.release(self._settings)
 
 
-class KafkaSink(FixedPartitionedSink[OutRecord, None]):
-    """Items are `(shard_key, OutRecord)`; sink partitions only spread the work."""
-
-    def __init__(self, settings: KafkaSettings, partitions: int = 8, pipeline: str = "eventyard") -> None:
-        self.settings = settings
-        self.partitions = partitions
-        self.pipeline = pipeline  # metrics label
-
-    def list_parts(self) -> list[str]:
-        return [str(i) for i in range(self.partitions)]
-
-    def part_fn(self, item_key: str) -> int:
-        return zlib.crc32(item_key.encode())
+class KafkaSink(EdgeSink):
+    """The kafka-python sink (see EdgeSink)."""
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> KafkaSinkPartition:
         return KafkaSinkPartition(self.settings, self.pipeline)

@@ -44,4 +44,4 @@ def make_sink(settings: KafkaSettings, pipeline: str) -> FixedPartitionedSink[Ou
         from eventyard.kafka.confluent_sink import ConfluentSink
         return ConfluentSink(settings, pipeline)
     from eventyard.kafka.sink import KafkaSink
-    return KafkaSink(settings, pipeline=pipeline)
+    return KafkaSink(settings, pipeline)
