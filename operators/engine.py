@@ -369,20 +369,18 @@ class OperatorEngine:
     def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
                  key: str, now: datetime, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
         records: list[OutRecord] = []
-        if not emits:
+        topics = [self.config.outputs.get(emit.output) for emit in emits]
+        if None in topics:
+            raise KeyError(f"{self.step} emitted to unknown output {emits[topics.index(None)].output!r}; "
+                           f"outputs: {sorted(self.config.outputs)}")
+        if not emits or not self.config.build_outputs:
             return records
         occurred = now.isoformat()
         trace_id = cause.trace_id if cause and cause.trace_id else rec["correlation_id"]
         # W3C trace context: same trace as the input (resolved once per cause), a
         # span named by each output's ID, so a re-emitted record has identical headers.
         w3c_trace = tracing.trace_id_of(parent, trace_id, rec["correlation_id"] or cause_id)
-        for index, emit in enumerate(emits):
-            topic = self.config.outputs.get(emit.output)
-            if topic is None:
-                raise KeyError(f"{self.step} emitted to unknown output {emit.output!r}; "
-                               f"outputs: {sorted(self.config.outputs)}")
-            if not self.config.build_outputs:
-                continue
+        for index, (emit, topic) in enumerate(zip(emits, topics)):
             event_id = derived_event_id(cause_id, index)
             envelope = {
                 "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
