@@ -21,6 +21,9 @@ from operators.retry import RETRY_TIMER
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
 
 
+_MS = timedelta(milliseconds=1)
+
+
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
@@ -48,13 +51,17 @@ class KeyContext(Context[Any]):
         model: type[Any] | None,
         restore: Callable[[Any], Event],
         event: Event | None = None,
+        now_ms: int | None = None,
+        hold: Callable[[Event], list[Any]] | None = None,
     ) -> None:
         self.key = key
         self.now = now
+        self.now_ms = int(now.timestamp() * 1000) if now_ms is None else now_ms
         self.event = event
         self._record = record
         self._model = model
         self._restore = restore
+        self._hold = hold or Context.hold
         self._loaded = False
         self._value: Any = None
         self.state_touched = False
@@ -108,8 +115,10 @@ class KeyContext(Context[Any]):
             raise OperatorDefinitionError(f"timer name {RETRY_TIMER!r} is the engine's own")
         if (after is None) == (at is None):
             raise OperatorDefinitionError("set_timer needs exactly one of after= or at=")
-        due = at if at is not None else self.now + after  # type: ignore[operator]
-        self.timer_changes[name] = int(due.timestamp() * 1000)
+        if at is not None:
+            self.timer_changes[name] = int(at.timestamp() * 1000)
+        else:  # whole milliseconds, as the due time is stored
+            self.timer_changes[name] = self.now_ms + after // _MS  # type: ignore[operator]
 
     def cancel_timer(self, *names: str) -> None:
         for name in names:
@@ -138,7 +147,7 @@ class KeyContext(Context[Any]):
         if self.event is None:
             raise OperatorDefinitionError("defer() is for event handlers; a timer has no event")
         self.deferred = True
-        return self.hold(self.event)
+        return self._hold(self.event)
 
     def restore_event(self, held: Any) -> Event:
         return self._restore(held)

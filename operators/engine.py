@@ -28,10 +28,11 @@ from eventyard.envelope import Envelope, utc_now
 from eventyard.logs import log_context
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
-from operators.api import RESERVED_FIELDS, Context, Emit, Event, Operator, Timer
+from operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
 from operators.context import KeyContext
 from operators.decisions import applied_out_of_order, merge_key, timer_fired
 from operators.decode import Inbound
+from operators.held import HeldEvents
 from operators.retry import RETRY_TIMER, RetryPolicy
 from operators.workflow import Workflow
 from operators.workflow_operator import WorkflowOperator
@@ -117,6 +118,7 @@ class OperatorEngine:
         self.retry = retry or RetryPolicy(retryable=operator.retryable)
         self.stats = EngineStats()
         self._applied: dict[str, Any] = {}  # metric children by event type: labels() is not free
+        self._held = HeldEvents(self._decode_held)
 
     def stored_id(self, value: str) -> str:
         return f"{self.scope}{SCOPE_SEP}{value}" if self.scope else value
@@ -147,24 +149,25 @@ class OperatorEngine:
             return out
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
-        now = _utc(msg.timestamp_ms) if msg.timestamp_ms > 0 else self.clock()
-        out = self._process(txn, key, txn.get_instance(stored_id), event, now)
-        out += self._drain(txn, key, now)
-        self._record(txn, out, _ms(now))
+        now_ms = msg.timestamp_ms if msg.timestamp_ms > 0 else _ms(self.clock())
+        now = _utc(now_ms)
+        out = self._process(txn, key, txn.get_instance(stored_id), event, now, now_ms)
+        out += self._drain(txn, key, now, now_ms)
+        self._record(txn, out, now_ms)
         return out
 
     def _process(self, txn: ShardTransaction, key: str, rec: dict[str, Any] | None, event: Event,
-                 now: datetime, noted: bool = False) -> list[OutRecord]:
+                 now: datetime, now_ms: int, noted: bool = False) -> list[OutRecord]:
         """Apply one new event to its key, or queue it behind a retry; the caller commits."""
         if rec is not None and rec.get("retry"):
             return self._queue(txn, key, rec, event)
         is_new = rec is None
-        rec = rec or _new_record(_ms(now), event.event_id)
-        out, status = self._handle_event(txn, key, rec, event, now)
+        rec = rec or _new_record(now_ms, event.event_id)
+        out, status = self._handle_event(txn, key, rec, event, now, now_ms)
         if status != DEAD and not noted:
             out += self._note_order(rec, self.stored_id(key), event.message)
         if status == RETRY:
-            self._start_retry(txn, key, rec, event, _ms(now))
+            self._start_retry(txn, key, rec, event, now_ms)
         if status != DEAD or not is_new:
             self._save(txn, key, rec)
         return out
@@ -175,12 +178,12 @@ class OperatorEngine:
         if event.event_id in waiting:
             self.stats.duplicates += 1
             return []
-        rec["queue"].append([event.event_id, Context.hold(event), True])
+        rec["queue"].append([event.event_id, self._held.hold(event), True])
         out = self._note_order(rec, self.stored_id(key), event.message)
         self._save(txn, key, rec)
         return out
 
-    def _drain(self, txn: ShardTransaction, key: str, now: datetime) -> list[OutRecord]:
+    def _drain(self, txn: ShardTransaction, key: str, now: datetime, now_ms: int) -> list[OutRecord]:
         """Apply events that waited (behind a retry, or redelivered), until one has to wait again."""
         out: list[OutRecord] = []
         stored_id = self.stored_id(key)
@@ -188,12 +191,12 @@ class OperatorEngine:
             item = rec["queue"].pop(0)
             self._save(txn, key, rec)
             # Queued and redelivered events were placed in the decision order already.
-            out += self._process(txn, key, rec, self.restore_event(item[1]), now, noted=True)
+            out += self._process(txn, key, rec, self.restore_event(item[1]), now, now_ms, noted=True)
         return out
 
     def _start_retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
                      now_ms: int, attempt: int = 1) -> None:
-        rec["retry"] = {"event_id": event.event_id, "attempt": attempt, "message": Context.hold(event)}
+        rec["retry"] = {"event_id": event.event_id, "attempt": attempt, "message": self._held.hold(event)}
         due = now_ms + self.retry.delay_ms(event.event_id, attempt)
         self._set_timer(txn, key, rec, RETRY_TIMER, due)
 
@@ -228,9 +231,9 @@ class OperatorEngine:
                                      self.scope)]
 
     def _handle_event(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
-                      now: datetime) -> tuple[list[OutRecord], str]:
+                      now: datetime, now_ms: int) -> tuple[list[OutRecord], str]:
         env = event.envelope
-        ctx = self._context(key, rec, now, event)
+        ctx = self._context(key, rec, now, now_ms, event)
         parent = tracing.extract(event.message.headers) if event.message is not None else None
         trace_id = tracing.trace_id_of(parent, env.trace_id, rec["correlation_id"] or env.correlation_id
                                        or env.event_id)
@@ -242,7 +245,7 @@ class OperatorEngine:
                 records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now, parent)
                 records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
                             for intent in ctx.dead_letters]
-                self._commit(txn, key, rec, ctx, now)
+                self._commit(txn, key, rec, ctx, now_ms)
             except Exception as exc:  # a handler bug must not stop the shard
                 if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
                     log.info("attempt %d of %s %s failed, will retry: %r", event.attempt, env.type,
@@ -253,9 +256,10 @@ class OperatorEngine:
                     metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
                 log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
                 return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
-        txn.mark_seen(self.stored_id(env.event_id), _ms(now))
+        txn.mark_seen(self.stored_id(env.event_id), now_ms)
         if ctx.redeliveries:
-            rec["queue"] = [[e.event_id, Context.hold(e), True] for e in ctx.redeliveries] + rec["queue"]
+            hold = self._held.hold
+            rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
         if ctx.deferred:
             self.stats.parked += 1
             return records, OK
@@ -298,50 +302,56 @@ class OperatorEngine:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
                                    timer.name, timer.due_ms, armed[1], rec["version"], timer_id))
         if timer.name == RETRY_TIMER:
-            out += self._retry(txn, key, rec, now)
-            out += self._drain(txn, key, now)
+            out += self._retry(txn, key, rec, now, timer.due_ms)
+            out += self._drain(txn, key, now, timer.due_ms)
         else:
-            ctx = self._context(key, rec, now, None)
+            ctx = self._context(key, rec, now, timer.due_ms, None)
             with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
                 try:
                     self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
                     records = self._outputs(ctx.emits, rec, timer_id, None, key, now)
                     records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
                                 for intent in ctx.dead_letters]
-                    self._commit(txn, key, rec, ctx, now)
+                    self._commit(txn, key, rec, ctx, timer.due_ms)
                 except Exception as exc:
                     log.warning("timer %s of %s failed for %s: %r", timer.name, self.step, key, exc)
                     out.append(self._timer_dead(timer, Reason.HANDLER_ERROR, repr(exc), exc))
                 else:
                     out += records
             self._save(txn, key, rec)
-            out += self._drain(txn, key, now)  # events redelivered by the timer handler
+            out += self._drain(txn, key, now, timer.due_ms)  # events redelivered by the timer handler
         self._record(txn, out, timer.due_ms)
         return out
 
-    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now: datetime) -> list[OutRecord]:
+    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now: datetime,
+               now_ms: int) -> list[OutRecord]:
         """Run the waiting event's handler again; give up after max_attempts."""
         waiting = rec["retry"]
         rec["retry"] = None
         first = self.restore_event(waiting["message"])
         event = Event(first.envelope, first.payload, waiting["attempt"] + 1, first.message)
-        out, status = self._handle_event(txn, key, rec, event, now)
+        out, status = self._handle_event(txn, key, rec, event, now, now_ms)
         if status == RETRY:
-            self._start_retry(txn, key, rec, event, _ms(now), event.attempt)
+            self._start_retry(txn, key, rec, event, now_ms, event.attempt)
         self._save(txn, key, rec)
         return out
 
     # -- helpers -----------------------------------------------------------------
-    def _context(self, key: str, rec: dict[str, Any], now: datetime, event: Event | None) -> KeyContext:
-        return KeyContext(key, rec, now, self.operator.state, self.restore_event, event)
+    def _context(self, key: str, rec: dict[str, Any], now: datetime, now_ms: int,
+                 event: Event | None) -> KeyContext:
+        return KeyContext(key, rec, now, self.operator.state, self.restore_event, event, now_ms, self._held.hold)
 
     def restore_event(self, held: list[Any]) -> Event:
+        """An event back from its held form (kept decoded if it was held recently)."""
+        return self._held.restore(held)
+
+    def _decode_held(self, held: list[Any]) -> Event:
         msg = _message_from_json(held)
         env = Envelope.model_validate_json(msg.value or b"")
         return Event(env, self.catalog[env.type].model.model_validate(env.payload), 1, msg)
 
     def _commit(self, txn: ShardTransaction, key: str, rec: dict[str, Any], ctx: KeyContext,
-                now: datetime) -> None:
+                now_ms: int) -> None:
         """Apply a successful handler's intents to the record (saved by the caller)."""
         if ctx.state_touched:
             new_state = ctx.dumped_state()
@@ -352,7 +362,7 @@ class OperatorEngine:
             rec["has_state"] = new_state is not None
         if not ctx.deferred:  # the version counts applied events and timers
             rec["version"] += 1
-        rec["updated_ms"] = _ms(now)
+        rec["updated_ms"] = now_ms
         for name, due in ctx.timer_changes.items():
             self._set_timer(txn, key, rec, name, due)
 
@@ -376,25 +386,25 @@ class OperatorEngine:
         if not emits or not self.config.build_outputs:
             return records
         occurred = now.isoformat()
-        trace_id = cause.trace_id if cause and cause.trace_id else rec["correlation_id"]
+        correlation_id = rec["correlation_id"]
+        trace_id = cause.trace_id if cause and cause.trace_id else correlation_id
         # W3C trace context: same trace as the input (resolved once per cause), a
         # span named by each output's ID, so a re-emitted record has identical headers.
-        w3c_trace = tracing.trace_id_of(parent, trace_id, rec["correlation_id"] or cause_id)
+        w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
+        causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
+        producer, record_key = self.config.pipeline, key.encode()
         for index, (emit, topic) in enumerate(zip(emits, topics)):
             event_id = derived_event_id(cause_id, index)
             envelope = {
                 "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
-                "producer": self.config.pipeline, "schema_version": 1,
-                "trace_id": trace_id,
-                "causation_id": cause.event_id if cause else cause_id,
-                "correlation_id": rec["correlation_id"],
-                "hops": (cause.hops + 1) if cause else 1, "payload": emit.payload,
+                "producer": producer, "schema_version": 1, "trace_id": trace_id,
+                "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops,
+                "payload": emit.payload,
             }
-            trace = tracing.child_headers(parent, w3c_trace, event_id)
             records.append(OutRecord(
-                topic=topic, key=key.encode(), value=orjson.dumps(envelope),
-                headers=(("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
-                         *trace),
+                topic, record_key, orjson.dumps(envelope),
+                (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
+                 *tracing.child_headers(parent, w3c_trace, event_id)),
             ))
         return records
 

@@ -22,7 +22,7 @@ persistence, dedup, timers and delivery are the engine's job (operators.engine).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -46,7 +46,7 @@ class Instance:
         aggregate_id: str,
         state: str | None,
         data: dict[str, Any],
-        timers: dict[str, int],
+        timers: Mapping[str, Any],  # armed timers by name (only names are read)
         seen_types: set[str],
         finished: bool,
         now: datetime,

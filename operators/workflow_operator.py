@@ -55,7 +55,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
         self._apply(ctx, record, instance)
         msg = event.message
         self._remember(record, [event.type, event.event_id, msg.topic if msg else None,
-                                msg.partition if msg else None, msg.offset if msg else None, _ms(ctx)])
+                                msg.partition if msg else None, msg.offset if msg else None, ctx.now_ms])
         record["seen"] = sorted({*record["seen"], event.type})
         if parked:
             ctx.cancel_timer(ORPHAN_TIMER)
@@ -88,13 +88,12 @@ class WorkflowOperator(Operator[dict[str, Any]]):
             instance = self._instance(ctx, record)
             self.workflow.handle_timeout(instance, timer.name)
             self._apply(ctx, record, instance)
-            self._remember(record, [f"timeout:{timer.name}", timer.id, None, None, None, _ms(ctx)])
+            self._remember(record, [f"timeout:{timer.name}", timer.id, None, None, None, ctx.now_ms])
             ctx.state = record
 
     # -- helpers -----------------------------------------------------------------
     def _instance(self, ctx: Context[dict[str, Any]], record: dict[str, Any]) -> Instance:
-        armed = {name: int(due.timestamp() * 1000) for name, due in ctx.timers().items()}
-        return Instance(ctx.key, record["state"], record["data"], armed, set(record["seen"]),
+        return Instance(ctx.key, record["state"], record["data"], ctx.timers(), set(record["seen"]),
                         record["finished"], ctx.now)
 
     def _apply(self, ctx: Context[dict[str, Any]], record: dict[str, Any], instance: Instance) -> None:
@@ -113,7 +112,3 @@ class WorkflowOperator(Operator[dict[str, Any]]):
     def _remember(self, record: dict[str, Any], entry: list[Any]) -> None:
         if self.history_size:
             record["history"] = [*record["history"], entry][-self.history_size:]
-
-
-def _ms(ctx: Context[Any]) -> int:
-    return int(ctx.now.timestamp() * 1000)

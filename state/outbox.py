@@ -31,9 +31,17 @@ def _blob(data: bytes | None) -> bytes:
     return _I32.pack(-1) if data is None else _I32.pack(len(data)) + data
 
 
+_TEXTS: dict[str, bytes] = {}  # topics and header names: a handful, framed once
+
+
 def _text(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    return _U16.pack(len(raw)) + raw
+    framed = _TEXTS.get(text)
+    if framed is None:
+        raw = text.encode("utf-8")
+        framed = _U16.pack(len(raw)) + raw
+        if len(_TEXTS) < 1024:
+            _TEXTS[text] = framed
+    return framed
 
 
 def encode_entry(created_ms: int, record: OutRecord) -> bytes:
