@@ -22,6 +22,7 @@ from bench.scale import Scale
 from bench.workload import Workload
 from eventyard.records import SourceMessage
 from eventyard.routing import shard_of
+from eventyard.runtime.heap import settle_heap
 from operators.decode import Decoder, Inbound
 from pipelines import get_pipeline
 from pipelines.flow import build_runtime
@@ -62,6 +63,7 @@ def run(scale: Scale) -> dict[str, float]:
         stores = {n: ShardStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)}
         batches = _batches(scale.saga_orders * 2, int(time.time() * 1000))
         events = sum(len(b) for b in batches)
+        settle_heap()  # as a worker does once start-up is done
         started, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
         for batch in batches:
             by_shard = defaultdict(list)

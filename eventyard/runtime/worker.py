@@ -18,6 +18,7 @@ from bytewax.run import cli_main
 from eventyard import metrics
 from eventyard.errors import EventyardError
 from eventyard.logs import configure_logging
+from eventyard.runtime.heap import settle_heap
 from pipelines import get_pipeline
 from pipelines.flow import build_flow
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics.serve(settings.metrics.port + (args.process_id or 0))
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
         log.info("worker %s of %s starting", args.process_id or 0, settings.name)
+        settle_heap()
         cli_main(
             flow,
             workers_per_process=1,
