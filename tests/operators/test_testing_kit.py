@@ -1,6 +1,6 @@
 """The operator test kit gives users the engine's real behaviour, in-process."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
 
@@ -77,3 +77,32 @@ def test_state_fields_reserved_for_the_engine_are_refused_when_the_operator_is_d
         class Bad(Operator[Clashing]):
             name = "bad"
             state = Clashing
+
+
+class Clocked(Operator[dict]):
+    """Records the event time it sees, as a datetime and as epoch ms."""
+
+    name = "clocked"
+    consumes = {"PaymentReceived"}
+    state = dict
+
+    def on_event(self, ctx: Context[dict], event: Event) -> None:
+        ctx.state = {"event": [ctx.now.isoformat(), ctx.now_ms]}
+        ctx.set_timer("later", after=timedelta(seconds=1, microseconds=1500))
+
+    def on_timer(self, ctx: Context[dict], timer: Timer) -> None:
+        ctx.emit("events", "Seen", at=ctx.now.isoformat(), at_ms=ctx.now_ms, **ctx.state)
+
+
+def test_handlers_see_event_time_as_a_datetime_and_as_the_same_instant_in_ms():
+    with OperatorTestKit(Clocked(), CATALOG) as kit:
+        sent_at = kit.now
+        kit.send("PaymentReceived", "o-1", payment_id="p", amount=1)
+        [seen] = kit.advance(timedelta(seconds=2))
+    due_ms = int(sent_at.timestamp() * 1000) + 1001  # whole ms: 1.0015 s arms 1001 ms later
+    assert seen.payload == {"at": timer_iso(due_ms), "at_ms": due_ms,
+                            "event": [sent_at.isoformat(), int(sent_at.timestamp() * 1000)]}
+
+
+def timer_iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
