@@ -61,6 +61,16 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
              lambda v, us, main: f"{_n(v)} events/s, {_n(us)} us CPU/event ({_n(main)} us in Python's thread)",
              "reference: no transport can take the saga past this", None,
              "the rest of the CPU is RocksDB's background flushes and compactions"),
+        _row(f, "engine alone: Python CPU per event by part (each pass leaves one part out)",
+             ("engine.main_thread_us_per_event", "engine.no_decisions.main_thread_us_per_event",
+              "engine.no_outbox.main_thread_us_per_event", "engine.no_outputs.main_thread_us_per_event",
+              "engine.decode_route.main_thread_us_per_event"),
+             lambda full, no_dec, no_box, no_out, route: (
+                 f"decode+route {_n(route)} us, state/timers/dedup {_n(no_out - route)} us, "
+                 f"building outputs {_n(no_box - no_out)} us, outbox {_n(full - no_box)} us = {_n(full)} us; "
+                 f"decision records alone (built and stored) {_n(full - no_dec)} us"),
+             "reference: where the engine's time goes", None,
+             "parts measured by difference between passes; a few us of noise each"),
         _row(f, "order saga, kafka-python, 1 process", ("saga.kafka-python.1p", "ceiling.kafka-python"),
              lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of its ceiling", ">= 85% of its plain-loop ceiling",
              lambda v, c: v >= 0.85 * c),

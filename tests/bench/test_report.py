@@ -49,3 +49,12 @@ def test_section_marks_unmet_targets_and_splice_keeps_history() -> None:
     again = splice(once, section.replace("2026-11-23", "2026-12-01"))
     assert again.count(START) == again.count(END) == 1
     assert "2026-12-01" in again and "2026-11-23" not in again and "old figures" in again
+
+
+def test_engine_cost_by_part_is_the_difference_between_passes() -> None:
+    passes = {"engine": 300.0, "engine.no_decisions": 280.0, "engine.no_outbox": 270.0,
+              "engine.no_outputs": 220.0, "engine.decode_route": 30.0}
+    figures = {f"{k}.main_thread_us_per_event": v for k, v in passes.items()}
+    row = _row(build_rows(figures, confluent_saga=False), "engine alone: Python CPU per event by part")
+    assert row.figure == ("decode+route 30 us, state/timers/dedup 190 us, building outputs 50 us, "
+                          "outbox 30 us = 300 us; decision records alone (built and stored) 20 us")
