@@ -15,6 +15,7 @@ from config import KafkaSettings
 from eventyard.kafka.client import kafka_errors
 from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import count_out
+from eventyard.kafka.partitioner import KeyHashPartitioner
 from eventyard.kafka.pool import SharedClients
 from eventyard.records import OutRecord
 
@@ -30,6 +31,7 @@ def _producer(settings: KafkaSettings) -> KafkaProducer:
             max_request_size=4 * 1024 * 1024,
             retries=2**31 - 1,
             max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+            partitioner=KeyHashPartitioner(),
         )
 
 
