@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["Envelope", "encode_envelope", "utc_now"]
+__all__ = ["Envelope", "encode_envelope", "utc_now", "iso_utc"]
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@functools.lru_cache(maxsize=4096)
+def iso_utc(ms: int) -> str:
+    """`occurred_at` of records made at epoch ms `ms` (RFC 3339, UTC).
+
+    Cached: every output and decision of one event, and often the next events of a
+    batch, share their millisecond; isoformat() was ~3 us each.
+    """
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
 
 
 class Envelope(BaseModel):

@@ -11,6 +11,8 @@ __all__ = ["shard_of", "shard_key", "derived_event_id"]
 # Fixed namespace: output IDs must be identical across processes and restarts.
 _ID_NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
 _NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+_VARIANT = {c: "89ab"[int(c, 16) & 0x3] for c in "0123456789abcdef"}
+_sha1 = hashlib.sha1
 
 
 def shard_of(aggregate_id: str, shards: int) -> int:
@@ -28,11 +30,9 @@ _SHARD_KEYS = tuple(f"{n:05d}" for n in range(4096))  # formatted once: two look
 
 def derived_event_id(cause_id: str, index: int) -> str:
     """ID of the index-th record emitted because of `cause_id`; same on every re-run."""
-    # uuid5 (RFC 4122 name-based SHA-1), without building UUID objects: the same
-    # string as str(uuid.uuid5(_ID_NAMESPACE, name)) at a third of the cost, and
-    # it runs for every output record.
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{cause_id}#{index}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # uuid5 (RFC 4122 name-based SHA-1) spelled from the digest's hex, without
+    # building UUID objects: the same string as str(uuid.uuid5(_ID_NAMESPACE, name))
+    # at a quarter of the cost, and it runs for every output record.
+    h = _sha1(_NAMESPACE_BYTES + f"{cause_id}#{index}".encode()).hexdigest()
+    # version nibble 5; variant bits 10xx in the first nibble of the fourth group
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"

@@ -12,11 +12,11 @@ decisions topic (through the outbox, like every output):
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
+from eventyard.envelope import iso_utc
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
 
@@ -37,7 +37,7 @@ def _record(topic: str, pipeline: str, kind: str, aggregate_id: str, cause_id: s
     event_id = derived_event_id(cause_id, -1)  # -1: never collides with a handler output
     envelope = {
         "event_id": event_id, "type": kind, "aggregate_id": aggregate_id,
-        "occurred_at": datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).isoformat(),
+        "occurred_at": iso_utc(at_ms),
         "producer": pipeline, "schema_version": 1, "causation_id": cause_id, "hops": 0,
         "payload": payload,
     }

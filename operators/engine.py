@@ -24,7 +24,7 @@ import orjson
 from eventyard import metrics, tracing
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord, Reason
-from eventyard.envelope import Envelope, utc_now
+from eventyard.envelope import Envelope, iso_utc, utc_now
 from eventyard.logs import log_context
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
@@ -114,6 +114,7 @@ class OperatorEngine:
         self.config = config
         self.clock = clock
         self.scope = operator.state_scope
+        self._scope_prefix = f"{self.scope}{SCOPE_SEP}" if self.scope else ""
         self.step = operator.name or "workflow"
         self.retry = retry or RetryPolicy(retryable=operator.retryable)
         self.stats = EngineStats()
@@ -121,7 +122,7 @@ class OperatorEngine:
         self._held = HeldEvents(self._decode_held)
 
     def stored_id(self, value: str) -> str:
-        return f"{self.scope}{SCOPE_SEP}{value}" if self.scope else value
+        return self._scope_prefix + value
 
     def _cause(self, event_id: str) -> str:
         # Two operators handling one event must not derive the same output IDs.
@@ -242,7 +243,7 @@ class OperatorEngine:
                 self.operator.on_event(ctx, event)
                 if rec["correlation_id"] is None:
                     rec["correlation_id"] = env.correlation_id or env.event_id
-                records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now, parent)
+                records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now_ms, parent)
                 records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
                             for intent in ctx.dead_letters]
                 self._commit(txn, key, rec, ctx, now_ms)
@@ -309,7 +310,7 @@ class OperatorEngine:
             with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
                 try:
                     self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
-                    records = self._outputs(ctx.emits, rec, timer_id, None, key, now)
+                    records = self._outputs(ctx.emits, rec, timer_id, None, key, timer.due_ms)
                     records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
                                 for intent in ctx.dead_letters]
                     self._commit(txn, key, rec, ctx, timer.due_ms)
@@ -377,7 +378,7 @@ class OperatorEngine:
             txn.set_timer(due, stored_id, name)
 
     def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
-                 key: str, now: datetime, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
+                 key: str, now_ms: int, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
         records: list[OutRecord] = []
         topics = [self.config.outputs.get(emit.output) for emit in emits]
         if None in topics:
@@ -385,7 +386,7 @@ class OperatorEngine:
                            f"outputs: {sorted(self.config.outputs)}")
         if not emits or not self.config.build_outputs:
             return records
-        occurred = now.isoformat()
+        occurred = iso_utc(now_ms)
         correlation_id = rec["correlation_id"]
         trace_id = cause.trace_id if cause and cause.trace_id else correlation_id
         # W3C trace context: same trace as the input (resolved once per cause), a

@@ -37,8 +37,8 @@ F = TypeVar("F", bound=Callable[..., None])
 class Instance:
     """One workflow instance as its handlers see it: state, data, and intents.
 
-    Intents (emits, timers) are collected here and applied by the engine in the
-    same WriteBatch as the state change.
+    Intents (emits, timers) go to the handler's context and are applied by the
+    engine in the same WriteBatch as the state change.
     """
 
     def __init__(
@@ -46,10 +46,11 @@ class Instance:
         aggregate_id: str,
         state: str | None,
         data: dict[str, Any],
-        timers: Mapping[str, Any],  # armed timers by name (only names are read)
+        timers: Callable[[], Mapping[str, Any]],  # armed timers by name; read only by finish()
         seen_types: set[str],
         finished: bool,
         now: datetime,
+        emit: Callable[..., None],  # Context.emit of the handler call
     ) -> None:
         self.aggregate_id = aggregate_id
         self.state = state
@@ -58,7 +59,7 @@ class Instance:
         self.finished = finished
         self._timers = timers
         self._seen = seen_types
-        self.emits: list[Emit] = []
+        self._emit = emit
         self.timer_changes: dict[str, timedelta | None] = {}
 
     # -- state ----------------------------------------------------------------
@@ -76,7 +77,7 @@ class Instance:
 
     # -- outputs ----------------------------------------------------------------
     def emit(self, output: str, type: str, **payload: Any) -> None:
-        self.emits.append(Emit(output, type, payload))
+        self._emit(output, type, **payload)
 
     def command(self, type: str, **payload: Any) -> None:
         self.emit("commands", type, **payload)
@@ -94,7 +95,7 @@ class Instance:
             self.timer_changes[timer] = None
 
     def pending_timers(self) -> list[str]:
-        pending = {t for t in self._timers if not t.startswith("__")}
+        pending = {t for t in self._timers() if not t.startswith("__")}
         for name, change in self.timer_changes.items():
             if change is None:
                 pending.discard(name)

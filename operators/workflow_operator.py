@@ -93,14 +93,12 @@ class WorkflowOperator(Operator[dict[str, Any]]):
 
     # -- helpers -----------------------------------------------------------------
     def _instance(self, ctx: Context[dict[str, Any]], record: dict[str, Any]) -> Instance:
-        return Instance(ctx.key, record["state"], record["data"], ctx.timers(), set(record["seen"]),
-                        record["finished"], ctx.now)
+        return Instance(ctx.key, record["state"], record["data"], ctx.timers, set(record["seen"]),
+                        record["finished"], ctx.now, ctx.emit)
 
     def _apply(self, ctx: Context[dict[str, Any]], record: dict[str, Any], instance: Instance) -> None:
         was_finished = record["finished"]
         record.update(state=instance.state, data=instance.data, finished=instance.finished)
-        for emit in instance.emits:
-            ctx.emit(emit.output, emit.type, **emit.payload)
         for name, within in instance.timer_changes.items():
             if within is None:
                 ctx.cancel_timer(name)
