@@ -30,7 +30,7 @@ from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
 from operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
 from operators.context import KeyContext
-from operators.decisions import applied_out_of_order, merge_key, timer_fired
+from operators.decisions import applied_out_of_order, timer_fired
 from operators.decode import Inbound
 from operators.held import HeldEvents
 from operators.retry import RETRY_TIMER, RetryPolicy
@@ -222,11 +222,13 @@ class OperatorEngine:
         """
         if msg is None:
             return []
-        key = merge_key(msg)
+        key = [msg.timestamp_ms, msg.topic, msg.partition, msg.offset]  # merge_key(msg), as stored
         highest, previous = rec.get("last"), rec.get("prev")
-        rec["last"] = list(key) if highest is None else list(max(key, tuple(highest)))
-        rec["prev"] = list(key[1:])
-        if highest is None or key > tuple(highest) or self.config.decisions_topic is None:
+        rec["prev"] = key[1:]
+        if highest is None or key > highest:
+            rec["last"] = key
+            return []
+        if self.config.decisions_topic is None:
             return []
         return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline, stored_id, msg, previous,
                                      self.scope)]
