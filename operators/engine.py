@@ -118,7 +118,9 @@ class OperatorEngine:
         self.step = operator.name or "workflow"
         self.retry = retry or RetryPolicy(retryable=operator.retryable)
         self.stats = EngineStats()
-        self._applied: dict[str, Any] = {}  # metric children by event type: labels() is not free
+        # Applied events by type, added to the metric once per batch (publish_metrics):
+        # a prometheus inc() per event takes a lock, ~1.5% of the engine's time.
+        self._applied: dict[str, int] = {}
         self._held = HeldEvents(self._decode_held)
 
     def stored_id(self, value: str) -> str:
@@ -267,13 +269,17 @@ class OperatorEngine:
             self.stats.parked += 1
             return records, OK
         self.stats.applied += 1
-        counter = self._applied.get(env.type)
-        if counter is None:
-            counter = self._applied[env.type] = metrics.EVENTS_APPLIED.labels(self.config.pipeline, env.type)
-        counter.inc()
+        self._applied[env.type] = self._applied.get(env.type, 0) + 1
         if event.attempt > 1:
             metrics.RETRIES.labels(self.config.pipeline, "succeeded").inc()
         return records, OK
+
+    def publish_metrics(self) -> None:
+        """Add the events applied since the last call to `eventyard_events_applied`."""
+        if self._applied:
+            applied, self._applied = self._applied, {}
+            for event_type, count in applied.items():
+                metrics.EVENTS_APPLIED.labels(self.config.pipeline, event_type).inc(count)
 
     # -- timers ------------------------------------------------------------------
     def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:

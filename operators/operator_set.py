@@ -67,6 +67,11 @@ class OperatorSet:
     def apply(self, txn: ShardTransaction, delivery: Delivery) -> list[OutRecord]:
         return self.engines[delivery.scope].apply(txn, delivery.inbound, delivery.key)
 
+    def publish_metrics(self) -> None:
+        """After a batch: counts the engines keep per batch go to their metrics."""
+        for engine in self.engines.values():
+            engine.publish_metrics()
+
     def engine_of(self, stored_id: str) -> OperatorEngine:
         scope, _ = split_scope(stored_id)
         return self.engines.get(scope) or self.engines[""]

@@ -255,6 +255,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             self._timers_changed = True
         if txn is not None:
             txn.flush()  # the whole batch in one WriteBatch
+            self.operators.publish_metrics()
             self.runtime.note_event_applied()
         if self._resumed_shard is not None:
             return out, StatefulBatchLogic.RETAIN  # not opened yet (only ticks so far)
@@ -295,6 +296,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
                 out.extend(self.operators.fire(txn, timer))
                 self._timers_changed = True
             txn.flush()
+            self.operators.publish_metrics()  # events redelivered by timers
         now = datetime.now(timezone.utc)
         if now >= self.next_housekeeping:
             self.next_housekeeping = now + _HOUSEKEEPING_EVERY

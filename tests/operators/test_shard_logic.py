@@ -4,6 +4,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from prometheus_client import REGISTRY
 
 from eventyard.errors import StoreMissingError
 from operators.shard_logic import ShardRuntime
@@ -54,3 +55,22 @@ def test_resumed_shards_open_in_turn_and_a_missing_store_fails_naming_the_shard(
     with pytest.raises(StoreMissingError, match="shard 3"):
         first.on_notify()
     assert second.store is None  # its slot has not come, so it did not try yet
+
+
+def test_applied_events_are_counted_by_type_once_their_batch_is_written(make_settings, make_inbound, event):
+    def applied(event_type: str) -> float:
+        return REGISTRY.get_sample_value(
+            "eventyard_events_applied_total", {"pipeline": "order_saga", "type": event_type}) or 0.0
+
+    runtime = _runtime(make_settings)
+    placed = event("OrderPlaced", "o-m", customer_id="c", amount=10, currency="EUR",
+                   items=[{"sku": "s", "quantity": 1}])
+    paid = event("PaymentReceived", "o-m", payment_id="p", amount=10)
+    early = event("InventoryReserved", "o-n", reservation_id="r")  # parked: no OrderPlaced for o-n yet
+    deliveries = [d for record in (placed, paid, early) for _, d in runtime.operators.route(("", make_inbound(record)))]
+    before = {t: applied(t) for t in ("OrderPlaced", "PaymentReceived", "InventoryReserved")}
+    logic = runtime.builder(None)
+    logic.on_batch(deliveries)
+    assert {t: applied(t) - n for t, n in before.items()} == {
+        "OrderPlaced": 1, "PaymentReceived": 1, "InventoryReserved": 0}
+    logic.store.close()
