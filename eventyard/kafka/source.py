@@ -1,7 +1,8 @@
 """The kafka-python source: one bytewax source partition per Kafka topic-partition.
 
 Manual assignment, no consumer group: bytewax recovery snapshots hold the next
-offset to read, so a resumed partition seeks exactly there. Batching, ticks and
+offset to read, so a resumed partition seeks exactly there. The partitions of one
+worker process share one consumer (eventyard.kafka.worker_consumer). Batching, ticks and
 metrics are shared with the confluent transport (eventyard.kafka.partition).
 """
 
@@ -13,43 +14,39 @@ from kafka import KafkaConsumer, TopicPartition
 from config import KafkaSettings
 from eventyard.kafka.client import kafka_errors, source_message
 from eventyard.kafka.partition import EdgeSourcePartition, missing_input, parse_part, part_name
+from eventyard.kafka.worker_consumer import WorkerConsumers
 from eventyard.records import InputTick, SourceMessage
 
 __all__ = ["KafkaSource", "KafkaSourcePartition"]
 
 
 class KafkaSourcePartition(EdgeSourcePartition):
+    """One topic-partition, read through the worker process's shared consumer."""
+
     def __init__(self, settings: KafkaSettings, topic: str, partition: int, resume: int | None,
                  pipeline: str) -> None:
-        with kafka_errors(settings):
-            self._consumer = KafkaConsumer(
-                **settings.client_options(),
-                enable_auto_commit=False,
-                auto_offset_reset=settings.start_from,  # a resumed offset past retention
-                max_poll_records=settings.max_poll_records,
-                fetch_max_wait_ms=100,
-            )
+        self._settings = settings
         self._tp = TopicPartition(topic, partition)
-        self._consumer.assign([self._tp])
-        if resume is not None:
-            self._consumer.seek(self._tp, resume)
-        elif settings.start_from == "earliest":
-            self._consumer.seek_to_beginning(self._tp)
-        else:
-            self._consumer.seek_to_end(self._tp)
+        self._shared = WorkerConsumers.acquire(settings)
+        try:
+            self._shared.add(self._tp, resume)
+        except BaseException:
+            WorkerConsumers.release(settings)
+            raise
         super().__init__(settings, topic, partition, pipeline, resume)
 
     def fetch(self) -> list[SourceMessage]:
-        return [source_message(m) for m in self._consumer.poll(timeout_ms=0).get(self._tp, ())]
+        return [source_message(m) for m in self._shared.take(self._tp)]
 
     def highwater(self) -> int | None:
-        return self._consumer.highwater(self._tp)
+        return self._shared.highwater(self._tp)
 
     def position(self) -> int:
-        return self._consumer.position(self._tp)
+        return self._shared.position(self._tp)
 
     def close(self) -> None:
-        self._consumer.close()
+        self._shared.remove(self._tp)
+        WorkerConsumers.release(self._settings)
 
 
 class KafkaSource(FixedPartitionedSource[SourceMessage | InputTick, int]):

@@ -1,0 +1,121 @@
+"""WorkerConsumer: one kafka-python consumer for every input partition of a worker process.
+
+A consumer per topic-partition (the first design) meant a socket, a network
+thread and a `poll()` per partition: 48 partitions cost 48 threads fighting
+for the GIL with the dataflow, +18 MB, and a fetch request each. One consumer
+fetches every partition the worker reads in one request; each bytewax source
+partition takes its own records from a buffer the shared fetch fills.
+
+Flow control is by assignment, not `pause()` (kafka-python 3.0.12 can keep a
+resumed partition's records parked for good): a partition whose buffer is full
+leaves the assignment and comes back, at the offset after its buffered records,
+once its buffer is drained to half.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from config import KafkaSettings
+from eventyard.kafka.client import kafka_errors
+from eventyard.kafka.pool import SharedClients
+
+__all__ = ["WorkerConsumer", "WorkerConsumers"]
+
+
+class WorkerConsumer:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._start_from = settings.start_from
+        self._max_records = settings.max_poll_records
+        self._cap = 4 * settings.max_poll_records  # buffered records per partition before it leaves
+        with kafka_errors(settings):
+            self.consumer = KafkaConsumer(
+                **settings.client_options(),
+                enable_auto_commit=False,
+                auto_offset_reset=settings.start_from,  # a resumed offset past retention
+                max_poll_records=settings.max_poll_records,
+                fetch_max_wait_ms=100,
+            )
+        self._buffers: dict[TopicPartition, deque[ConsumerRecord]] = {}
+        self._next: dict[TopicPartition, int | None] = {}  # offset after the last record fetched
+        self._assigned: set[TopicPartition] = set()
+
+    # -- partitions ----------------------------------------------------------------
+    def add(self, tp: TopicPartition, resume: int | None) -> None:
+        """Read `tp` from `resume`, or from settings.start_from when None."""
+        if tp in self._buffers:
+            raise ValueError(f"{tp} is read twice in one worker process")
+        self._buffers[tp] = deque()
+        self._next[tp] = resume
+        self._reassign()
+        if resume is None:
+            if self._start_from == "earliest":
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek_to_end(tp)
+
+    def remove(self, tp: TopicPartition) -> bool:
+        """Stop reading `tp`; True when no partition is left (the consumer may close)."""
+        self._buffers.pop(tp, None)
+        self._next.pop(tp, None)
+        self._reassign()
+        return not self._buffers
+
+    # -- reading -----------------------------------------------------------------
+    def take(self, tp: TopicPartition) -> list[ConsumerRecord]:
+        """Records of `tp` ready now (fetching for every partition if it has none); never blocks."""
+        buffer = self._buffers[tp]
+        if not buffer:
+            self._poll()
+        records = list(buffer)
+        buffer.clear()
+        return records
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.consumer.highwater(tp) if tp in self._assigned else None
+
+    def position(self, tp: TopicPartition) -> int:
+        """Offset of the next record `take(tp)` will return."""
+        buffer = self._buffers[tp]
+        if buffer:
+            return int(buffer[0].offset)
+        next_offset = self._next[tp]
+        if next_offset is None:  # nothing fetched yet: where the consumer starts
+            next_offset = self._next[tp] = int(self.consumer.position(tp))
+        return next_offset
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    # -- internals ---------------------------------------------------------------------
+    def _poll(self) -> None:
+        self._reassign()
+        batches: dict[Any, list[ConsumerRecord]] = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
+        for tp, records in batches.items():
+            buffer = self._buffers.get(tp)
+            if buffer is not None and records:
+                buffer.extend(records)
+                self._next[tp] = records[-1].offset + 1
+
+    def _reassign(self) -> None:
+        wanted = set()
+        for tp, buffer in self._buffers.items():
+            limit = self._cap if tp in self._assigned else self._cap // 2
+            if len(buffer) < limit:
+                wanted.add(tp)
+        if wanted == self._assigned:
+            return
+        self.consumer.assign(sorted(wanted, key=lambda t: (t.topic, t.partition)))
+        for tp in wanted - self._assigned:
+            next_offset = self._next[tp]
+            if next_offset is not None:
+                self.consumer.seek(tp, next_offset)
+        self._assigned = wanted
+
+
+# One per process and settings value, shared by the worker's source partitions.
+WorkerConsumers: SharedClients[WorkerConsumer] = SharedClients(WorkerConsumer, lambda c: c.close())

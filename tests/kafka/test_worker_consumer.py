@@ -1,0 +1,66 @@
+"""One consumer per worker process: every partition gets exactly its records, in order."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kafka import KafkaProducer
+
+from config import KafkaSettings
+from eventyard.kafka import create_topics, make_source
+from eventyard.kafka.source import KafkaSourcePartition
+from eventyard.kafka.worker_consumer import WorkerConsumers
+from eventyard.records import SourceMessage
+
+pytestmark = pytest.mark.integration
+
+
+def _fill(settings: KafkaSettings, per_partition: int) -> None:
+    producer = KafkaProducer(**settings.client_options())
+    for topic in ("a", "b"):
+        for partition in range(3):
+            for n in range(per_partition):
+                producer.send(topic, value=f"{topic}/{partition}/{n}".encode(), partition=partition)
+    producer.flush()
+    producer.close()
+
+
+def _drain(parts: list[KafkaSourcePartition], last_offset: int) -> dict[str, list[SourceMessage]]:
+    got: dict[str, list[SourceMessage]] = {f"{p.topic}/{p.partition}": [] for p in parts}
+    deadline = time.monotonic() + 60
+    while any(not v or v[-1].offset < last_offset for v in got.values()):
+        assert time.monotonic() < deadline, {k: len(v) for k, v in got.items()}
+        for part in parts:  # bytewax's round: every partition of the worker in turn
+            got[f"{part.topic}/{part.partition}"] += [m for m in part.next_batch() if isinstance(m, SourceMessage)]
+    return got
+
+
+def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_records(broker):
+    # max_poll_records 7: a shared fetch returns a few partitions' records at a time,
+    # and a partition's buffer (4 x 7) fills and leaves the fetch while others are read.
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3, max_poll_records=7)
+    create_topics(settings, ["a", "b"])
+    _fill(settings, 300)
+    source = make_source(settings, ["a", "b"], "shared")
+    resume = {"1-b": 245}  # this one restarts from a snapshot offset
+    parts = [source.build_part("in", name, resume.get(name)) for name in source.list_parts()]
+    try:
+        shared = parts[0]._shared
+        assert all(p._shared is shared for p in parts)
+        # Read one partition alone first: the others' buffers fill to their cap and
+        # leave the fetch (memory stays bounded), then come back where they stopped.
+        first = _drain(parts[:1], 299)
+        buffered = [len(buffer) for buffer in shared._buffers.values()]
+        assert max(buffered) >= 28 and max(buffered) <= 28 + 7  # cap 4 x max_poll_records, + one fetch
+        got = {**_drain(parts[1:], 299), **first}
+    finally:
+        for part in parts:
+            part.close()
+    for name, messages in got.items():
+        topic, partition = name.split("/")
+        first = 245 if name == "b/1" else 0
+        assert [m.offset for m in messages] == list(range(first, 300)), name
+        assert [m.value for m in messages] == [f"{topic}/{partition}/{n}".encode() for n in range(first, 300)]
+    assert [p.snapshot() for p in parts] == [300] * 6
+    assert not WorkerConsumers._clients  # the last partition closed the consumer
