@@ -153,20 +153,19 @@ class OperatorEngine:
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
         now_ms = msg.timestamp_ms if msg.timestamp_ms > 0 else _ms(self.clock())
-        now = _utc(now_ms)
-        out = self._process(txn, key, txn.get_instance(stored_id), event, now, now_ms)
-        out += self._drain(txn, key, now, now_ms)
+        out = self._process(txn, key, txn.get_instance(stored_id), event, now_ms)
+        out += self._drain(txn, key, now_ms)
         self._record(txn, out, now_ms)
         return out
 
     def _process(self, txn: ShardTransaction, key: str, rec: dict[str, Any] | None, event: Event,
-                 now: datetime, now_ms: int, noted: bool = False) -> list[OutRecord]:
+                 now_ms: int, noted: bool = False) -> list[OutRecord]:
         """Apply one new event to its key, or queue it behind a retry; the caller commits."""
         if rec is not None and rec.get("retry"):
             return self._queue(txn, key, rec, event)
         is_new = rec is None
         rec = rec or _new_record(now_ms, event.event_id)
-        out, status = self._handle_event(txn, key, rec, event, now, now_ms)
+        out, status = self._handle_event(txn, key, rec, event, now_ms)
         if status != DEAD and not noted:
             out += self._note_order(rec, self.stored_id(key), event.message)
         if status == RETRY:
@@ -186,7 +185,7 @@ class OperatorEngine:
         self._save(txn, key, rec)
         return out
 
-    def _drain(self, txn: ShardTransaction, key: str, now: datetime, now_ms: int) -> list[OutRecord]:
+    def _drain(self, txn: ShardTransaction, key: str, now_ms: int) -> list[OutRecord]:
         """Apply events that waited (behind a retry, or redelivered), until one has to wait again."""
         out: list[OutRecord] = []
         stored_id = self.stored_id(key)
@@ -194,7 +193,7 @@ class OperatorEngine:
             item = rec["queue"].pop(0)
             self._save(txn, key, rec)
             # Queued and redelivered events were placed in the decision order already.
-            out += self._process(txn, key, rec, self.restore_event(item[1]), now, now_ms, noted=True)
+            out += self._process(txn, key, rec, self.restore_event(item[1]), now_ms, noted=True)
         return out
 
     def _start_retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
@@ -236,9 +235,9 @@ class OperatorEngine:
                                      self.scope)]
 
     def _handle_event(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
-                      now: datetime, now_ms: int) -> tuple[list[OutRecord], str]:
+                      now_ms: int) -> tuple[list[OutRecord], str]:
         env = event.envelope
-        ctx = self._context(key, rec, now, now_ms, event)
+        ctx = self._context(key, rec, now_ms, event)
         parent = tracing.extract(event.message.headers) if event.message is not None else None
         trace_id = tracing.trace_id_of(parent, env.trace_id, rec["correlation_id"] or env.correlation_id
                                        or env.event_id)
@@ -248,7 +247,7 @@ class OperatorEngine:
                 if rec["correlation_id"] is None:
                     rec["correlation_id"] = env.correlation_id or env.event_id
                 records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now_ms, parent)
-                records += [self._dead_intent(intent.event, intent.reason, intent.message, now)
+                records += [self._dead_intent(intent.event, intent.reason, intent.message)
                             for intent in ctx.dead_letters]
                 self._commit(txn, key, rec, ctx, now_ms)
             except Exception as exc:  # a handler bug must not stop the shard
@@ -311,15 +310,15 @@ class OperatorEngine:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
                                    timer.name, timer.due_ms, armed[1], rec["version"], timer_id))
         if timer.name == RETRY_TIMER:
-            out += self._retry(txn, key, rec, now, timer.due_ms)
-            out += self._drain(txn, key, now, timer.due_ms)
+            out += self._retry(txn, key, rec, timer.due_ms)
+            out += self._drain(txn, key, timer.due_ms)
         else:
-            ctx = self._context(key, rec, now, timer.due_ms, None)
+            ctx = self._context(key, rec, timer.due_ms, None)
             with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
                 try:
                     self.operator.on_timer(ctx, Timer(timer.name, now, timer_id))
                     records = self._outputs(ctx.emits, rec, timer_id, None, key, timer.due_ms)
-                    records += [self._dead_intent(intent.event, intent.reason, intent.message, now, timer)
+                    records += [self._dead_intent(intent.event, intent.reason, intent.message, timer)
                                 for intent in ctx.dead_letters]
                     self._commit(txn, key, rec, ctx, timer.due_ms)
                 except Exception as exc:
@@ -328,27 +327,25 @@ class OperatorEngine:
                 else:
                     out += records
             self._save(txn, key, rec)
-            out += self._drain(txn, key, now, timer.due_ms)  # events redelivered by the timer handler
+            out += self._drain(txn, key, timer.due_ms)  # events redelivered by the timer handler
         self._record(txn, out, timer.due_ms)
         return out
 
-    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now: datetime,
-               now_ms: int) -> list[OutRecord]:
+    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now_ms: int) -> list[OutRecord]:
         """Run the waiting event's handler again; give up after max_attempts."""
         waiting = rec["retry"]
         rec["retry"] = None
         first = self.restore_event(waiting["message"])
         event = Event(first.envelope, first.payload, waiting["attempt"] + 1, first.message)
-        out, status = self._handle_event(txn, key, rec, event, now, now_ms)
+        out, status = self._handle_event(txn, key, rec, event, now_ms)
         if status == RETRY:
             self._start_retry(txn, key, rec, event, now_ms, event.attempt)
         self._save(txn, key, rec)
         return out
 
     # -- helpers -----------------------------------------------------------------
-    def _context(self, key: str, rec: dict[str, Any], now: datetime, now_ms: int,
-                 event: Event | None) -> KeyContext:
-        return KeyContext(key, rec, now, self.operator.state, self.restore_event, event, now_ms, self._held.hold)
+    def _context(self, key: str, rec: dict[str, Any], now_ms: int, event: Event | None) -> KeyContext:
+        return KeyContext(key, rec, now_ms, self.operator.state, self.restore_event, event, self._held.hold)
 
     def restore_event(self, held: list[Any]) -> Event:
         """An event back from its held form (kept decoded if it was held recently)."""
@@ -417,7 +414,7 @@ class OperatorEngine:
             ))
         return records
 
-    def _dead_intent(self, event: Event | None, reason: str, text: str, now: datetime,
+    def _dead_intent(self, event: Event | None, reason: str, text: str,
                      timer: TimerEntry | None = None) -> OutRecord:
         code = reason if reason in _BUILT_IN_REASONS else f"{self.step}.{reason}"
         if event is not None and event.message is not None:

@@ -49,18 +49,23 @@ class Instance:
         timers: Callable[[], Mapping[str, Any]],  # armed timers by name; read only by finish()
         seen_types: set[str],
         finished: bool,
-        now: datetime,
+        now: Callable[[], datetime],  # the handler context's event time, read when asked
         emit: Callable[..., None],  # Context.emit of the handler call
     ) -> None:
         self.aggregate_id = aggregate_id
         self.state = state
         self.data = data
-        self.now = now
+        self._now = now
         self.finished = finished
         self._timers = timers
         self._seen = seen_types
         self._emit = emit
         self.timer_changes: dict[str, timedelta | None] = {}
+
+    @property
+    def now(self) -> datetime:
+        """Event time: the input's timestamp, or the timer's due time."""
+        return self._now()
 
     # -- state ----------------------------------------------------------------
     def goto(self, state: str) -> None:
