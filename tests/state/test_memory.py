@@ -60,7 +60,7 @@ def _flushed_store(path: Path) -> ShardStore:
     return store
 
 
-def _table_options(store: ShardStore) -> str:
+def _written_options(store: ShardStore) -> str:
     return max(store.path.glob("OPTIONS-*")).read_text()
 
 
@@ -68,7 +68,7 @@ def _table_options(store: ShardStore) -> str:
 def test_bloom_filters_are_written_only_when_asked(tmp_path, budget, bits):
     set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=bits)
     store = _flushed_store(tmp_path / "shard-0")
-    assert ("filter_policy=bloomfilter" in _table_options(store)) == bool(bits)
+    assert ("filter_policy=bloomfilter" in _written_options(store)) == bool(bits)
     assert store.get_instance("order-7") == {"state": "open"}
     store.close()
 
@@ -80,10 +80,16 @@ def test_index_and_filter_blocks_in_the_cache_leave_table_readers(tmp_path, budg
     for in_cache in (False, True):
         set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=10, index_in_cache=in_cache)
         store = _flushed_store(tmp_path / f"shard-{in_cache}")
-        assert ("cache_index_and_filter_blocks=true" in _table_options(store)) == in_cache
+        assert ("cache_index_and_filter_blocks=true" in _written_options(store)) == in_cache
         assert store.get_instance("order-7") == {"state": "open"}
         readers[in_cache] = store._db.property_int_value("rocksdb.estimate-table-readers-mem")
         if in_cache:
             assert store_memory().cache.get_pinned_usage() > 0  # level 0: pinned in the cache
         store.close()
     assert readers[True] < readers[False]
+
+
+def test_files_are_written_through_small_buffers(tmp_path, budget):
+    store = _flushed_store(tmp_path / "shard-0")
+    assert "writable_file_max_buffer_size=16384" in _written_options(store)
+    store.close()
