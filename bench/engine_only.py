@@ -27,7 +27,7 @@ from bench.scale import Scale
 from bench.workload import Workload
 from eventyard.records import SourceMessage
 from eventyard.routing import shard_of
-from eventyard.runtime.heap import settle_heap
+from eventyard.runtime.collector import settle_collector
 from operators.decode import Decoder, Inbound
 from pipelines import get_pipeline
 from pipelines.flow import build_runtime
@@ -78,7 +78,7 @@ def _measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, o
     shards = settings.state.shards
     stores = {n: ShardStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)}
     events = sum(len(b) for b in batches)
-    settle_heap()  # as a worker does once start-up is done
+    settle_collector()  # as a worker does once start-up is done
     started, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
     for batch in batches:
         by_shard = defaultdict(list)

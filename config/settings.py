@@ -100,7 +100,17 @@ class StateSettings(_Section):
     rebuild_missing: bool = False
     # RocksDB memory per worker process, shared by all its shard stores.
     memtable_budget_mb: int = Field(default=64, ge=8)
-    block_cache_mb: int = Field(default=64, ge=8)
+    block_cache_mb: int = Field(default=32, ge=8)
+    # Index and filter blocks of SST files in the block cache (bounded by it)
+    # rather than held per open file, growing with the data.
+    index_in_cache: bool = True
+    # Bloom filter bits per key (0: none): a lookup of an absent key (every new
+    # aggregate, every dedup check) skips the SST files that cannot hold it.
+    bloom_bits_per_key: int = Field(default=10, ge=0, le=32)
+    # The worker's C heap (glibc only): at most this many malloc arenas (0: glibc's
+    # default, 8 per core), and free heap pages handed back this often (0: never).
+    malloc_arenas: int = Field(default=2, ge=0)
+    malloc_trim_interval: Duration = timedelta(seconds=30)
 
 
 class RecoverySettings(_Section):

@@ -65,8 +65,9 @@ def build_operators(definition: PipelineDefinition, settings: EventyardSettings)
 
 
 def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
-    set_store_memory(settings.state.memtable_budget_mb << 20, settings.state.block_cache_mb << 20,
-                     settings.state.shards)
+    state = settings.state
+    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, state.shards,
+                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
     directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
     directory.ensure()
     return ShardRuntime(

@@ -12,6 +12,13 @@ Each store's write buffer is its share of the budget (budget / stores). With
 bigger buffers the manager's cap is what ends memtables: once over it, every
 write to any store switches that store's memtable (a new WAL file, a tiny
 flush), which cost the engine ~25% CPU per event (benchmarks.md, change log).
+
+Index and filter blocks of SST files go in the shared cache too: by default each
+open file's reader holds them outside any budget, and they grow with the data.
+Bloom filters spare lookups of absent keys (a new aggregate, a dedup check) a
+data block read per SST file. With the cache capped, RSS stops growing once it
+is full: bench/memory_engine.py, 600k open workflows, 281 MB with a 64 MB cache
+and indexes outside it, 259 MB with 32 MB holding them.
 """
 
 from __future__ import annotations
@@ -25,22 +32,35 @@ MB = 1 << 20
 
 _MIN_WRITE_BUFFER = 64 << 10
 _MAX_WRITE_BUFFER = 4 * MB
+# Every store keeps three files open for writing (WAL, MANIFEST, info LOG), each
+# with a 64 KB buffer by default: 48 MB of heap for 256 stores (heaptrack). The
+# WAL is flushed after every write anyway; engine CPU per event did not move (benchmarks.md).
+_FILE_BUFFER = 16 << 10
 
 
 class StoreMemory:
-    def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 64 * MB,
-                 stores: int = 256) -> None:
+    def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 32 * MB,
+                 stores: int = 256, *, bloom_bits_per_key: int = 10,
+                 index_in_cache: bool = True) -> None:
         share = memtables_bytes // max(stores, 1)
         self.write_buffer_bytes = min(max(share, _MIN_WRITE_BUFFER), _MAX_WRITE_BUFFER)
         self.manager = WriteBufferManager(memtables_bytes, False)  # no stalls: flushes keep up
         self.cache = Cache(block_cache_bytes)
+        self.bloom_bits_per_key = bloom_bits_per_key
+        self.index_in_cache = index_in_cache
         self._table = BlockBasedOptions()
         self._table.set_block_cache(self.cache)
+        if bloom_bits_per_key:
+            self._table.set_bloom_filter(bloom_bits_per_key, False)
+        if index_in_cache:
+            self._table.set_cache_index_and_filter_blocks(True)
+            self._table.set_pin_l0_filter_and_index_blocks_in_cache(True)
 
     def apply(self, opts: Options) -> None:
         opts.set_write_buffer_manager(self.manager)
         opts.set_write_buffer_size(self.write_buffer_bytes)
         opts.set_block_based_table_factory(self._table)
+        opts.set_writable_file_max_buffer_size(_FILE_BUFFER)
 
 
 _current: StoreMemory | None = None
@@ -54,7 +74,9 @@ def store_memory() -> StoreMemory:
     return _current
 
 
-def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256) -> None:
+def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256, *,
+                     bloom_bits_per_key: int = 10, index_in_cache: bool = True) -> None:
     """Set the budget before the first store opens (a worker does this at start)."""
     global _current
-    _current = StoreMemory(memtables_bytes, block_cache_bytes, stores)
+    _current = StoreMemory(memtables_bytes, block_cache_bytes, stores,
+                           bloom_bits_per_key=bloom_bits_per_key, index_in_cache=index_in_cache)

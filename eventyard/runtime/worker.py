@@ -18,7 +18,8 @@ from bytewax.run import cli_main
 from eventyard import metrics
 from eventyard.errors import EventyardError
 from eventyard.logs import configure_logging
-from eventyard.runtime.heap import settle_heap
+from eventyard.runtime.collector import settle_collector
+from eventyard.runtime.heap import HeapTrimmer, limit_arenas
 from pipelines import get_pipeline
 from pipelines.flow import build_flow
 
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         definition = get_pipeline(args.pipeline)
         settings = definition.settings(args.config)
+        # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.
+        limit_arenas(settings.state.malloc_arenas)
+        HeapTrimmer(settings.state.malloc_trim_interval).start()
         flow = build_flow(definition, settings)
         if settings.metrics.port is not None:
             metrics.serve(settings.metrics.port + (args.process_id or 0))
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
         log.info("worker %s of %s starting", args.process_id or 0, settings.name)
-        settle_heap()
+        settle_collector()
         cli_main(
             flow,
             workers_per_process=1,

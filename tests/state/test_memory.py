@@ -16,7 +16,7 @@ STORES = 32
 @pytest.fixture
 def budget() -> Iterator[None]:
     yield
-    set_store_memory(64 * MB, 64 * MB)  # the default again, for stores opened later
+    set_store_memory(64 * MB, 32 * MB)  # the default again, for stores opened later
 
 
 def _memtables_after_writing(tmp_path: Path, total_mb: int) -> int:
@@ -46,3 +46,50 @@ def test_a_bigger_budget_keeps_more_in_memory(tmp_path, budget):
     # The same writes with room for them: the budget, not the data, set the bound above.
     set_store_memory(1024 * MB, MB, stores=STORES)
     assert _memtables_after_writing(tmp_path, total_mb=12) > 8 * MB
+
+
+def _flushed_store(path: Path) -> ShardStore:
+    """A store with one SST file on disk (so a table reader is open)."""
+    store = ShardStore.open(path, 0, create=True)
+    txn = store.transaction()
+    for i in range(20_000):
+        txn.put_instance(f"order-{i}", {"state": "open"})
+    txn.commit()
+    store._db.flush()
+    assert list(store.path.glob("*.sst"))
+    return store
+
+
+def _written_options(store: ShardStore) -> str:
+    return max(store.path.glob("OPTIONS-*")).read_text()
+
+
+@pytest.mark.parametrize("bits", [0, 10])
+def test_bloom_filters_are_written_only_when_asked(tmp_path, budget, bits):
+    set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=bits)
+    store = _flushed_store(tmp_path / "shard-0")
+    assert ("filter_policy=bloomfilter" in _written_options(store)) == bool(bits)
+    assert store.get_instance("order-7") == {"state": "open"}
+    store.close()
+
+
+def test_index_and_filter_blocks_in_the_cache_leave_table_readers(tmp_path, budget):
+    # Outside the cache, each open SST file's reader holds its index and filter,
+    # which grow with the data; in it, they count in (and are bounded by) block_cache_mb.
+    readers = {}
+    for in_cache in (False, True):
+        set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=10, index_in_cache=in_cache)
+        store = _flushed_store(tmp_path / f"shard-{in_cache}")
+        assert ("cache_index_and_filter_blocks=true" in _written_options(store)) == in_cache
+        assert store.get_instance("order-7") == {"state": "open"}
+        readers[in_cache] = store._db.property_int_value("rocksdb.estimate-table-readers-mem")
+        if in_cache:
+            assert store_memory().cache.get_pinned_usage() > 0  # level 0: pinned in the cache
+        store.close()
+    assert readers[True] < readers[False]
+
+
+def test_files_are_written_through_small_buffers(tmp_path, budget):
+    store = _flushed_store(tmp_path / "shard-0")
+    assert "writable_file_max_buffer_size=16384" in _written_options(store)
+    store.close()

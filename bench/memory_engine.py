@@ -1,0 +1,197 @@
+"""Memory of the order-saga engine holding M open workflows, without Kafka or bytewax.
+
+`python -m bench.memory_engine [--workflows 100000,1000000] [--tracemalloc]`
+
+Loads open workflows (OrderPlaced only: instance, two pending timers, dedup
+entries) through the real engine in this process, as the worker's stateful step
+applies them: Decoder -> OperatorSet.route -> one grouped ShardTransaction per
+shard per batch of 500, over the 256 shard stores opened with the worker's
+StoreMemory budget. At each checkpoint it reports where the memory is:
+
+- RSS (psutil) and glibc's malloc view (mallinfo2: bytes handed out vs held),
+- RocksDB, summed over stores: memtables, table readers (index and filter
+  blocks kept outside the block cache), the shared block cache (and its pinned part),
+- with --tracemalloc, the Python allocations that grew since the last checkpoint.
+
+The loading rate is reported too, so a memory fix can be checked for its cost.
+The worker adds bytewax, Kafka clients and metrics on top; `python -m bench
+--only memory` measures that whole process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import shutil
+import tempfile
+import time
+import tracemalloc
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+from bench.open_state import REMINDER_AFTER_S, TIMEOUT_S
+from bench.saga_env import PIPELINE, patched_environ
+from bench.workload import Workload
+from eventyard.records import SourceMessage
+from eventyard.routing import shard_of
+from operators.decode import Decoder, Inbound
+from pipelines import get_pipeline
+from pipelines.flow import build_runtime
+from state import ShardStore
+from state.memory import store_memory
+
+__all__ = ["run", "rocksdb_mb", "malloc_mb"]
+
+_PARTITIONS = 4
+_BATCH = 500
+MB = 1 << 20
+_PROPERTIES = {
+    "memtables": "rocksdb.cur-size-all-mem-tables",
+    "table_readers": "rocksdb.estimate-table-readers-mem",
+}
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_mb() -> dict[str, float]:
+    """glibc's main-arena-plus-mmap view: what is in use vs what malloc holds (empty if not glibc)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    info = libc.mallinfo2()
+    return {"malloc.in_use_mb": (info.uordblks + info.hblkhd) / MB,
+            "malloc.free_held_mb": info.fordblks / MB,
+            "malloc.mmapped_mb": info.hblkhd / MB}
+
+
+def _malloc_trim() -> bool:
+    """Hand freed heap pages of every arena back to the OS: what is left is in use."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0) or True)
+    except (OSError, AttributeError):
+        return False
+
+
+def rocksdb_mb(stores: list[ShardStore]) -> dict[str, float]:
+    """RocksDB's own memory over all stores (the block cache is shared: counted once)."""
+    out = {f"rocksdb.{name}_mb": sum(s._db.property_int_value(prop) or 0 for s in stores) / MB
+           for name, prop in _PROPERTIES.items()}
+    cache = store_memory().cache
+    out["rocksdb.block_cache_mb"] = cache.get_usage() / MB
+    out["rocksdb.block_cache_pinned_mb"] = cache.get_pinned_usage() / MB
+    out["rocksdb.sst_files"] = sum(len(list(s.path.glob("*.sst"))) for s in stores)
+    return out
+
+
+def _messages(count: int, prefix: str, now_ms: int, offsets: dict[tuple[str, int], int]
+              ) -> Iterator[list[SourceMessage]]:
+    """Batches of source messages as one partition's fetch would bring them."""
+    batch: list[SourceMessage] = []
+    for r in Workload(open_workflows=count, prefix=prefix).records():
+        partition = zlib.crc32(r.key or b"") % _PARTITIONS
+        offset = offsets[(r.topic, partition)]
+        offsets[(r.topic, partition)] = offset + 1
+        batch.append(SourceMessage(r.topic, partition, offset, r.key, r.value, r.headers, now_ms))
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: dict[str, str] | None = None) -> list[dict[str, float]]:
+    work = Path(tempfile.mkdtemp(prefix="eventyard-bench-memory-"))
+    if trace:
+        tracemalloc.start(8)
+    process = psutil.Process()
+    try:
+        environ = {"EVENTYARD_STATE__DIR": str(work / "state"),
+                   "EVENTYARD_RECOVERY__DIR": str(work / "recovery"),
+                   # As bench/open_state.py: no loaded workflow's timer comes due while measuring.
+                   "EVENTYARD_ORDER_SAGA__PAYMENT_REMINDER_AFTER": f"{REMINDER_AFTER_S}s",
+                   "EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT": f"{TIMEOUT_S}s", **(env or {})}
+        with patched_environ(environ):
+            definition = get_pipeline(PIPELINE)
+            settings = definition.settings()
+            runtime = build_runtime(definition, settings)
+        p = settings.pipeline
+        decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
+        shards = settings.state.shards
+        stores = [ShardStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)]
+        offsets: dict[tuple[str, int], int] = defaultdict(int)
+        results: list[dict[str, float]] = []
+        loaded = 0
+        before = tracemalloc.take_snapshot() if trace else None
+        for target in checkpoints:
+            started, cpu = time.perf_counter(), time.process_time()
+            events = 0
+            for batch in _messages(target - loaded, f"open{loaded}", int(time.time() * 1000), offsets):
+                by_shard: dict[int, list] = defaultdict(list)
+                for msg in batch:
+                    _, item = decoder(msg)
+                    if isinstance(item, Inbound):
+                        for _, delivery in runtime.operators.route(("", item)):
+                            by_shard[shard_of(delivery.key, shards)].append(delivery)
+                for shard, deliveries in by_shard.items():
+                    txn = stores[shard].transaction(grouped=True)
+                    for delivery in deliveries:
+                        runtime.operators.apply(txn, delivery)
+                    txn.flush()
+                events += len(batch)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            loaded = target
+            gc.collect()
+            time.sleep(2)  # let background flushes settle before reading memory
+            rss = process.memory_info().rss / MB
+            trimmed = trim and _malloc_trim()
+            figures = {"open_workflows": loaded, "rss_mb": rss,
+                       "rss_after_malloc_trim_mb": process.memory_info().rss / MB if trimmed else rss,
+                       "events_per_s": events / elapsed, "cpu_us_per_event": 1e6 * cpu / events,
+                       **rocksdb_mb(stores), **malloc_mb()}
+            if trace:
+                figures["python.traced_mb"] = tracemalloc.get_traced_memory()[0] / MB
+            results.append(figures)
+            print(" ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in figures.items()),
+                  flush=True)
+            if trace:
+                after = tracemalloc.take_snapshot()
+                for stat in after.compare_to(before, "traceback")[:8]:
+                    print(f"  {stat.size_diff / MB:+.1f} MB {stat.count_diff:+,} blocks",
+                          " <- ".join(f"{f.filename.split('/')[-1]}:{f.lineno}" for f in stat.traceback[:5]))
+                before = after
+        for store in stores:
+            store.close()
+        return results
+    finally:
+        if trace:
+            tracemalloc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", default="100000,300000",
+                        help="comma-separated checkpoints of open workflows (cumulative)")
+    parser.add_argument("--tracemalloc", action="store_true", help="report Python allocation growth")
+    parser.add_argument("--trim", action="store_true",
+                        help="also report RSS after malloc_trim(0) (changes later checkpoints)")
+    parser.add_argument("--set", action="append", default=[], metavar="ENV=VALUE",
+                        help="extra EVENTYARD_* setting for the run (repeatable)")
+    args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.set)
+    run([int(n) for n in args.workflows.split(",")], args.tracemalloc, args.trim, env)
+
+
+if __name__ == "__main__":
+    main()
