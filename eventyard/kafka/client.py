@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from kafka import KafkaConsumer, TopicPartition
@@ -13,7 +13,7 @@ from config import KafkaSettings
 from eventyard.errors import KafkaUnavailableError
 from eventyard.records import SourceMessage
 
-__all__ = ["source_message", "caught_up", "kafka_errors"]
+__all__ = ["source_message", "caught_up", "kafka_errors", "assign_below_cap"]
 
 
 @contextmanager
@@ -43,3 +43,23 @@ def caught_up(consumer: KafkaConsumer, tp: TopicPartition) -> bool:
     """
     highwater = consumer.highwater(tp)
     return highwater is not None and consumer.position(tp) >= highwater
+
+
+def assign_below_cap(consumer: KafkaConsumer, assigned: set[TopicPartition], buffered: Mapping[TopicPartition, int],
+                     cap: int, position: Callable[[TopicPartition], int | None]) -> set[TopicPartition]:
+    """Flow control of a consumer shared by several partition buffers; returns the new assignment.
+
+    A partition is fetched while its buffer holds fewer than `cap` records; once
+    over, it leaves the assignment until drained to half, and comes back at
+    `position(tp)` (None: where the consumer already is). By assignment, not
+    `pause()`: kafka-python 3.0.12 can keep a resumed partition's records parked
+    for good. Partitions staying assigned keep their fetch state.
+    """
+    wanted = {tp for tp, count in buffered.items() if count < (cap if tp in assigned else cap // 2)}
+    if wanted != assigned:
+        consumer.assign(sorted(wanted))
+        for tp in wanted - assigned:
+            offset = position(tp)
+            if offset is not None:
+                consumer.seek(tp, offset)
+    return wanted

@@ -21,7 +21,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from config import KafkaSettings
 from eventyard.errors import TopicMissingError
-from eventyard.kafka.client import caught_up, source_message
+from eventyard.kafka.client import assign_below_cap, caught_up, source_message
 from eventyard.records import SourceMessage
 
 __all__ = ["PartitionStream", "SharedFetch", "open_streams", "merged", "read_topic"]
@@ -36,10 +36,8 @@ _BUFFER_CAP = 20_000
 class SharedFetch:
     """One consumer assigned every partition of a read; fills each stream's buffer.
 
-    Flow control is by assignment, not `pause()`: kafka-python 3.0.12 can keep a
-    resumed partition's parked records parked for good (a hang). A partition
-    leaves the assignment when done or when its buffer is full, and comes back
-    at its stream's position (others keep their fetch state across `assign`).
+    A partition leaves the assignment when done, or when its buffer is full
+    (`assign_below_cap`), and comes back at its stream's position.
     """
 
     def __init__(self, consumer: KafkaConsumer) -> None:
@@ -64,18 +62,9 @@ class SharedFetch:
                 stream.done = True
 
     def _flow_control(self) -> None:
-        wanted = set()
-        for tp, stream in self.streams.items():
-            if stream.done:
-                continue
-            limit = _BUFFER_CAP if tp in self._assigned else _BUFFER_CAP // 2
-            if len(stream.buffer) < limit:
-                wanted.add(tp)
-        if wanted != self._assigned:
-            self.consumer.assign(sorted(wanted))
-            for tp in wanted - self._assigned:
-                self.consumer.seek(tp, self.streams[tp].position)
-            self._assigned = wanted
+        buffered = {tp: len(stream.buffer) for tp, stream in self.streams.items() if not stream.done}
+        self._assigned = assign_below_cap(self.consumer, self._assigned, buffered, _BUFFER_CAP,
+                                          lambda tp: self.streams[tp].position)
 
     def close(self) -> None:
         if not self._closed:

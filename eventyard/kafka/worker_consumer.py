@@ -6,10 +6,9 @@ for the GIL with the dataflow, +18 MB, and a fetch request each. One consumer
 fetches every partition the worker reads in one request; each bytewax source
 partition takes its own records from a buffer the shared fetch fills.
 
-Flow control is by assignment, not `pause()` (kafka-python 3.0.12 can keep a
-resumed partition's records parked for good): a partition whose buffer is full
-leaves the assignment and comes back, at the offset after its buffered records,
-once its buffer is drained to half.
+Flow control is the reader's (`assign_below_cap`): a partition whose buffer is
+full leaves the assignment and comes back, at the offset after its buffered
+records, once its buffer is drained to half.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from config import KafkaSettings
-from eventyard.kafka.client import kafka_errors
+from eventyard.kafka.client import assign_below_cap, kafka_errors
 from eventyard.kafka.pool import SharedClients
 
 __all__ = ["WorkerConsumer", "WorkerConsumers"]
@@ -105,19 +104,8 @@ class WorkerConsumer:
                 self._next[tp] = records[-1].offset + 1
 
     def _reassign(self) -> None:
-        wanted = set()
-        for tp, buffer in self._buffers.items():
-            limit = self._cap if tp in self._assigned else self._cap // 2
-            if len(buffer) < limit:
-                wanted.add(tp)
-        if wanted == self._assigned:
-            return
-        self.consumer.assign(sorted(wanted, key=lambda t: (t.topic, t.partition)))
-        for tp in wanted - self._assigned:
-            next_offset = self._next[tp]
-            if next_offset is not None:
-                self.consumer.seek(tp, next_offset)
-        self._assigned = wanted
+        buffered = {tp: len(buffer) for tp, buffer in self._buffers.items()}
+        self._assigned = assign_below_cap(self.consumer, self._assigned, buffered, self._cap, self._next.get)
 
 
 # One per process and settings value, shared by the worker's source partitions.
