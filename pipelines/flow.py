@@ -80,7 +80,9 @@ def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -
     )
 
 
-def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> Dataflow:
+def build_flow(definition: PipelineDefinition, settings: EventyardSettings, process: int = 0,
+               processes: int = 1) -> Dataflow:
+    """The dataflow run by worker process `process` of `processes`."""
     p = settings.pipeline
     runtime = build_runtime(definition, settings)
     decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
@@ -107,5 +109,6 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings) -> D
     routed = op.flat_map("route", valid.trues, runtime.operators.route)
     to_shards = op.merge("with_ticks", routed, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
     outputs = op.stateful_batch("workflow", to_shards, runtime.builder)
-    op.output("kafka_out", op.merge("all_out", outputs, dead), make_sink(settings.kafka, settings.name))
+    sink = make_sink(settings.kafka, settings.name, process, processes)
+    op.output("kafka_out", op.merge("all_out", outputs, dead), sink)
     return flow

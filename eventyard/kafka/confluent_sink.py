@@ -92,9 +92,9 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
 class ConfluentSink(EdgeSink):
     """The confluent-kafka sink (see EdgeSink)."""
 
-    def __init__(self, settings: KafkaSettings, pipeline: str, partitions: int = 8) -> None:
+    def __init__(self, settings: KafkaSettings, pipeline: str, process: int = 0, processes: int = 1) -> None:
         confluent_kafka()  # fail at build time if it is missing
-        super().__init__(settings, pipeline, partitions)
+        super().__init__(settings, pipeline, process, processes)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> ConfluentSinkPartition:
         return ConfluentSinkPartition(self.settings, self.pipeline)

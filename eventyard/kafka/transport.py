@@ -39,9 +39,11 @@ def describe(settings: KafkaSettings) -> str:
     return f"kafka-python {kafka.__version__}"
 
 
-def make_sink(settings: KafkaSettings, pipeline: str) -> FixedPartitionedSink[OutRecord, None]:
+def make_sink(settings: KafkaSettings, pipeline: str, process: int = 0,
+              processes: int = 1) -> FixedPartitionedSink[OutRecord, None]:
+    """The sink of worker process `process` of `processes` (it writes what that process made)."""
     if settings.client == "confluent":
         from eventyard.kafka.confluent_sink import ConfluentSink
-        return ConfluentSink(settings, pipeline)
+        return ConfluentSink(settings, pipeline, process, processes)
     from eventyard.kafka.sink import KafkaSink
-    return KafkaSink(settings, pipeline)
+    return KafkaSink(settings, pipeline, process, processes)

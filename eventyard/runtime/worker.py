@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.
         limit_arenas(settings.state.malloc_arenas)
         HeapTrimmer(settings.state.malloc_trim_interval).start()
-        flow = build_flow(definition, settings)
+        addresses = args.addresses.split(";") if args.addresses else None
+        flow = build_flow(definition, settings, args.process_id or 0, len(addresses) if addresses else 1)
         if settings.metrics.port is not None:
             metrics.serve(settings.metrics.port + (args.process_id or 0))
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             flow,
             workers_per_process=1,
             process_id=args.process_id,
-            addresses=args.addresses.split(";") if args.addresses else None,
+            addresses=addresses,
             epoch_interval=settings.recovery.snapshot_interval,
             recovery_config=recovery,
         )
