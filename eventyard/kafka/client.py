@@ -13,7 +13,7 @@ from config import KafkaSettings
 from eventyard.errors import KafkaUnavailableError
 from eventyard.records import SourceMessage
 
-__all__ = ["source_message", "caught_up", "kafka_errors", "assign_below_cap"]
+__all__ = ["source_message", "caught_up", "kafka_errors", "fetch_wanted", "assign_below_cap"]
 
 
 @contextmanager
@@ -45,6 +45,12 @@ def caught_up(consumer: KafkaConsumer, tp: TopicPartition) -> bool:
     return highwater is not None and consumer.position(tp) >= highwater
 
 
+def fetch_wanted(buffered: int, fetching: bool, cap: int) -> bool:
+    """Whether a partition with `buffered` records waiting should be fetched: while
+    under `cap`, and once over it, not again until drained to half (no flapping)."""
+    return buffered < (cap if fetching else cap // 2)
+
+
 def assign_below_cap(consumer: KafkaConsumer, assigned: set[TopicPartition], buffered: Mapping[TopicPartition, int],
                      cap: int, position: Callable[[TopicPartition], int | None]) -> set[TopicPartition]:
     """Flow control of a consumer shared by several partition buffers; returns the new assignment.
@@ -55,7 +61,7 @@ def assign_below_cap(consumer: KafkaConsumer, assigned: set[TopicPartition], buf
     `pause()`: kafka-python 3.0.12 can keep a resumed partition's records parked
     for good. Partitions staying assigned keep their fetch state.
     """
-    wanted = {tp for tp, count in buffered.items() if count < (cap if tp in assigned else cap // 2)}
+    wanted = {tp for tp, count in buffered.items() if fetch_wanted(count, tp in assigned, cap)}
     if wanted != assigned:
         consumer.assign(sorted(wanted))
         for tp in wanted - assigned:

@@ -61,7 +61,7 @@ def consumer_config(settings: KafkaSettings, pipeline: str) -> dict[str, Any]:
         "fetch.wait.max.ms": 100,
         # Without this, consumers stall 400-500 ms at a time (DESIGN.md 6).
         "fetch.queue.backoff.ms": 10,
-        # Bound the prefetch queue: one consumer per partition, memory stays flat.
+        # Bound the prefetch queue (one consumer per worker process, every partition).
         "queued.max.messages.kbytes": 16384,
         "queued.min.messages": max(10 * settings.max_poll_records, 10000),
     }

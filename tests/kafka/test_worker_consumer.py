@@ -9,11 +9,12 @@ from kafka import KafkaProducer
 
 from config import KafkaSettings
 from eventyard.kafka import create_topics, make_source
-from eventyard.kafka.source import KafkaSourcePartition
+from eventyard.kafka.confluent_consumer import worker_consumers
+from eventyard.kafka.partition import EdgeSourcePartition
 from eventyard.kafka.worker_consumer import WorkerConsumers
 from eventyard.records import SourceMessage
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 
 def _fill(settings: KafkaSettings, per_partition: int) -> None:
@@ -26,7 +27,7 @@ def _fill(settings: KafkaSettings, per_partition: int) -> None:
     producer.close()
 
 
-def _drain(parts: list[KafkaSourcePartition], last_offset: int) -> dict[str, list[SourceMessage]]:
+def _drain(parts: list[EdgeSourcePartition], last_offset: int) -> dict[str, list[SourceMessage]]:
     got: dict[str, list[SourceMessage]] = {f"{p.topic}/{p.partition}": [] for p in parts}
     deadline = time.monotonic() + 60
     while any(not v or v[-1].offset < last_offset for v in got.values()):
@@ -36,10 +37,11 @@ def _drain(parts: list[KafkaSourcePartition], last_offset: int) -> dict[str, lis
     return got
 
 
-def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_records(broker):
+def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_records(broker, transport):
     # max_poll_records 7: a shared fetch returns a few partitions' records at a time,
     # and a partition's buffer (2 x 7) fills and leaves the fetch while others are read.
-    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3, max_poll_records=7)
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3, max_poll_records=7,
+                             client=transport)
     create_topics(settings, ["a", "b"])
     _fill(settings, 300)
     source = make_source(settings, ["a", "b"], "shared")
@@ -48,12 +50,12 @@ def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_r
     try:
         shared = parts[0]._shared
         assert all(p._shared is shared for p in parts)
-        # Read one partition alone first: the others' buffers fill to their cap and
+        # Read one partition alone first (the last listed): the others' buffers fill to their cap and
         # leave the fetch (memory stays bounded), then come back where they stopped.
-        first = _drain(parts[:1], 299)
+        first = _drain(parts[-1:], 299)
         buffered = [len(buffer) for buffer in shared._buffers.values()]
         assert max(buffered) >= 14 and max(buffered) <= 14 + 7  # cap 2 x max_poll_records, + one fetch
-        got = {**_drain(parts[1:], 299), **first}
+        got = {**_drain(parts[:-1], 299), **first}
     finally:
         for part in parts:
             part.close()
@@ -63,4 +65,5 @@ def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_r
         assert [m.offset for m in messages] == list(range(first, 300)), name
         assert [m.value for m in messages] == [f"{topic}/{partition}/{n}".encode() for n in range(first, 300)]
     assert [p.snapshot() for p in parts] == [300] * 6
-    assert not WorkerConsumers._clients  # the last partition closed the consumer
+    pool = WorkerConsumers if transport == "kafka-python" else worker_consumers("shared")
+    assert not pool._clients  # the last partition closed the consumer
