@@ -9,11 +9,20 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["Envelope", "encode_envelope", "utc_now", "iso_utc"]
+__all__ = ["Envelope", "encode_envelope", "utc_now", "utc_from_ms", "epoch_ms", "iso_utc"]
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def utc_from_ms(ms: int) -> datetime:
+    """The aware UTC datetime of epoch milliseconds (how event time is carried)."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -23,7 +32,7 @@ def iso_utc(ms: int) -> str:
     Cached: every output and decision of one event, and often the next events of a
     batch, share their millisecond; isoformat() was ~3 us each.
     """
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+    return utc_from_ms(ms).isoformat()
 
 
 class Envelope(BaseModel):

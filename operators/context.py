@@ -8,12 +8,13 @@ WriteBatch as everything else the event causes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from eventyard.envelope import utc_from_ms
 from eventyard.errors import OperatorDefinitionError
 from operators.api import RESERVED_FIELDS, Context, Emit, Event
 from operators.retry import RETRY_TIMER
@@ -22,10 +23,6 @@ __all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
 
 
 _MS = timedelta(milliseconds=1)
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def state_fields(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,7 +71,7 @@ class KeyContext(Context[Any]):
     def now(self) -> datetime:  # type: ignore[override]
         # Made on first use: most handlers never read it, and it cost ~1.5 us per event.
         if self._now is None:
-            self._now = _utc(self.now_ms)
+            self._now = utc_from_ms(self.now_ms)
         return self._now
 
     # -- state -------------------------------------------------------------------
@@ -137,7 +134,7 @@ class KeyContext(Context[Any]):
                 armed.pop(name, None)
             else:
                 armed[name] = due
-        return {name: _utc(due) for name, due in sorted(armed.items())}
+        return {name: utc_from_ms(due) for name, due in sorted(armed.items())}
 
     # -- outputs -----------------------------------------------------------------
     def emit(self, output: str, type: str, **payload: Any) -> None:

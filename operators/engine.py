@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ import orjson
 from eventyard import metrics, tracing
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord, Reason
-from eventyard.envelope import Envelope, iso_utc, utc_now
+from eventyard.envelope import Envelope, epoch_ms, iso_utc, utc_from_ms, utc_now
 from eventyard.logs import log_context
 from eventyard.records import OutRecord, SourceMessage
 from eventyard.routing import derived_event_id
@@ -74,14 +74,6 @@ class EngineStats:
     parked: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     timers_fired: int = 0
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def _new_record(now_ms: int, origin: str = "") -> dict[str, Any]:
@@ -152,7 +144,7 @@ class OperatorEngine:
             return out
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
-        now_ms = msg.timestamp_ms if msg.timestamp_ms > 0 else _ms(self.clock())
+        now_ms = msg.timestamp_ms if msg.timestamp_ms > 0 else epoch_ms(self.clock())
         out = self._process(txn, key, txn.get_instance(stored_id), event, now_ms)
         out += self._drain(txn, key, now_ms)
         self._record(txn, out, now_ms)
@@ -297,7 +289,7 @@ class OperatorEngine:
         # timer was armed (record version) and by the event that created the
         # record: the same history gives the same IDs, and a key forgotten and
         # started again (its version back at 1) does not reuse one.
-        now = _utc(timer.due_ms)
+        now = utc_from_ms(timer.due_ms)
         origin = f"/{rec['origin']}" if rec.get("origin") else ""
         timer_id = f"timer/{timer.aggregate_id}/{timer.name}/{armed[1]}{origin}"
         out: list[OutRecord] = []
@@ -305,7 +297,7 @@ class OperatorEngine:
         metrics.TIMERS_FIRED.labels(self.config.pipeline).inc()
         if self.config.record_outbox:  # live, not a replay: how late did it fire?
             metrics.TIMER_LATENESS.labels(self.config.pipeline).observe(
-                max(0, _ms(self.clock()) - timer.due_ms) / 1000)
+                max(0, epoch_ms(self.clock()) - timer.due_ms) / 1000)
         if self.config.decisions_topic is not None:
             out.append(timer_fired(self.config.decisions_topic, self.config.pipeline, timer.aggregate_id,
                                    timer.name, timer.due_ms, armed[1], rec["version"], timer_id))

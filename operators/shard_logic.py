@@ -32,6 +32,7 @@ from typing import Any
 from bytewax.operators import StatefulBatchLogic
 
 from eventyard import metrics
+from eventyard.envelope import epoch_ms, utc_from_ms
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.operator_set import Delivery, OperatorSet
@@ -154,12 +155,8 @@ def _spread(shard: int, within: timedelta) -> timedelta:
     return within * ((shard * 37 % 64) + 1) / 64
 
 
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
 def _now_ms() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
+    return epoch_ms(datetime.now(timezone.utc))
 
 
 class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, Any]]):
@@ -279,7 +276,7 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
         if timer is not None:
             stream = self.stream_time_ms()
             ready = stream is not None and stream >= timer.due_ms
-            due = min(due, max(_utc(timer.due_ms), now if ready else now + _RECHECK))
+            due = min(due, max(utc_from_ms(timer.due_ms), now if ready else now + _RECHECK))
         return due
 
     def on_notify(self) -> tuple[list[OutRecord], bool]:

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from eventyard.catalog import EventCatalog
 from eventyard.deadletter import DeadLetterRecord
+from eventyard.envelope import utc_from_ms
 from eventyard.records import OutRecord, SourceMessage
 from operators.api import Operator
 from operators.context import state_fields
@@ -136,7 +137,7 @@ class OperatorTestKit:
 
     def timers(self, key: str) -> dict[str, datetime]:
         record = self.store.get_instance(self.engine.stored_id(key)) or {"timers": {}}
-        return {name: datetime.fromtimestamp(t[0] / 1000, tz=timezone.utc)
+        return {name: utc_from_ms(t[0])
                 for name, t in sorted(record["timers"].items()) if not name.startswith("__")}
 
     def emitted_types(self) -> list[str]:
