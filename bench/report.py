@@ -16,6 +16,16 @@ def _mark(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "–"}[met]
 
 
+def _load_note(meta: dict[str, Any]) -> str:
+    """How far to trust absolute figures, from the 1-minute load at start and end."""
+    loads = [float(meta[k].split(",")[0]) for k in ("load_start", "load_end") if meta.get(k)]
+    if loads and max(loads) <= 0.75 * meta["cpus"]:
+        return ("A quiet box (nothing else running): absolute figures are this machine's; "
+                "ratios measured in the same run are still what to compare.")
+    return ("**A busy box** (load near or above the core count): other work shared the cores, "
+            "so absolute figures are low and noisy; ratios measured in the same run are what to compare.")
+
+
 def render_section(results: dict[str, Any], plots: list[str] = ()) -> str:
     meta = results["meta"]
     lines = [
@@ -26,8 +36,7 @@ def render_section(results: dict[str, Any], plots: list[str] = ()) -> str:
         + (" (figures scaled down: see notes)" if meta["scale"] != "full" else "")
         + f", {meta['cpus']} cores, load average (1, 5, 15 min) {meta['load_start']} at start"
         + (f" and {meta['load_end']} at the end" if meta.get("load_end") else "") + ". "
-        "**Shared 2-core box**: other engineers ran test suites on it during the run, so "
-        "absolute figures are low and noisy; ratios measured in the same run are what to compare.",
+        + _load_note(meta),
         "",
         "| measurement | figure | target | met? |",
         "|---|---|---|---|",

@@ -58,3 +58,13 @@ def test_engine_cost_by_part_is_the_difference_between_passes() -> None:
     row = _row(build_rows(figures, confluent_saga=False), "engine alone: Python CPU per event by part")
     assert row.figure == ("decode+route 30 us, state/timers/dedup 190 us, building outputs 50 us, "
                           "outbox 30 us = 300 us; decision records alone (built and stored) 20 us")
+
+
+def test_the_header_says_whether_the_box_was_busy_from_its_load() -> None:
+    rows = build_rows(FIGURES, confluent_saga=False)
+    quiet = _results(rows)
+    quiet["meta"].update(load_start="0.7, 1.2, 1.3", load_end="1.2, 1.4, 1.4")
+    busy = _results(rows)
+    busy["meta"].update(load_start="0.9, 1.0, 1.7", load_end="3.8, 2.0, 1.6")
+    assert "A quiet box" in render_section(quiet) and "A busy box" not in render_section(quiet)
+    assert "**A busy box**" in render_section(busy)
