@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
-__all__ = ["import_path"]
+__all__ = ["import_path", "project_on_path"]
+
+
+def project_on_path() -> None:
+    """Let `module:attribute` pipelines and YAML operators live in the user's project
+    directory (the working directory), as with `python -m`. Appended, after
+    Eventyard's own packages were imported, so a project's `config/` or `state/`
+    never shadows them."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 def import_path(path: str) -> Any:

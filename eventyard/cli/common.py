@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from rich.markup import escape
 
 from config import EventyardSettings
 from eventyard.errors import EventyardError
+from eventyard.importing import project_on_path
 from pipelines import PipelineDefinition, get_pipeline
 
 __all__ = ["console", "err_console", "ConfigOption", "PipelineArg", "load", "user_errors"]
@@ -41,9 +40,6 @@ def user_errors() -> Iterator[None]:
 
 
 def load(pipeline: str, config: Path | None) -> tuple[PipelineDefinition, EventyardSettings]:
-    # Let `module:attribute` pipelines and YAML operators live in the user's project
-    # directory, as with `python -m`; appended, so it never shadows installed packages.
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
+    project_on_path()
     definition = get_pipeline(pipeline)
     return definition, definition.settings(config)

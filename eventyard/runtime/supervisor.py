@@ -25,6 +25,18 @@ __all__ = ["PipelineSupervisor"]
 log = logging.getLogger(__name__)
 
 
+def worker_command(pipeline: str, config_file: Path | None = None) -> list[str]:
+    """How a worker process is started (add --process-id/--addresses for a cluster).
+
+    `-P`: the working directory is not put first on sys.path, so a user's own
+    `config/` or `state/` directory (or package) there cannot shadow Eventyard's
+    top-level packages; the worker appends it after they are imported, for
+    `module:attribute` pipelines.
+    """
+    command = [sys.executable, "-P", "-m", "eventyard.runtime.worker", pipeline]
+    return command + ["--config", str(config_file)] if config_file is not None else command
+
+
 class PipelineSupervisor:
     """Owns the worker processes of one pipeline run on this machine."""
 
@@ -59,9 +71,7 @@ class PipelineSupervisor:
 
     def start(self) -> None:
         self.prepare()
-        command = [sys.executable, "-m", "eventyard.runtime.worker", self.pipeline]
-        if self.config_file is not None:
-            command += ["--config", str(self.config_file)]
+        command = worker_command(self.pipeline, self.config_file)
         addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(self.processes))
         out = self.log_file.open("ab") if self.log_file else None
         for pid in range(self.processes):

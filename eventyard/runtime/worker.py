@@ -17,6 +17,7 @@ from bytewax.run import cli_main
 
 from eventyard import metrics
 from eventyard.errors import EventyardError
+from eventyard.importing import project_on_path
 from eventyard.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics.set_worker(args.process_id)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        project_on_path()  # started with -P (see supervisor.worker_command)
         definition = get_pipeline(args.pipeline)
         settings = definition.settings(args.config)
         # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.
