@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eventyard.errors import BrokerError
 from eventyard.ports import free_ports
+from eventyard.orphans import ending_with_this_process
 
 __all__ = ["EmbeddedBroker"]
 
@@ -39,8 +40,8 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            ending_with_this_process([binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                      "--storage-engine", "memory://tansu/"]),
             stdout=out, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

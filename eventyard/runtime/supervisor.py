@@ -17,6 +17,7 @@ from bytewax.recovery import init_db_dir
 from config import EventyardSettings
 from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
+from eventyard.orphans import ending_with_this_process
 from eventyard.ports import free_ports
 from state import StateDirectory
 
@@ -76,8 +77,9 @@ class PipelineSupervisor:
         out = self.log_file.open("ab") if self.log_file else None
         for pid in range(self.processes):
             extra = ["--process-id", str(pid), "--addresses", addresses] if self.processes > 1 else []
-            self.children.append(subprocess.Popen(command + extra, env=self.env, stdout=out,
-                                                  stderr=subprocess.STDOUT if out else None))
+            # A worker outliving `eventyard run` (SIGKILLed) would keep its stores locked.
+            self.children.append(subprocess.Popen(ending_with_this_process(command + extra), env=self.env,
+                                                  stdout=out, stderr=subprocess.STDOUT if out else None))
         log.info("started %s with %d process(es): %s", self.pipeline, self.processes,
                  ", ".join(str(c.pid) for c in self.children))
 
