@@ -30,6 +30,15 @@ REPO = Path(__file__).resolve().parent.parent
 TRANSPORTS = tuple(os.environ.get("EVENTYARD_TEST_TRANSPORTS", "kafka-python,confluent").split(","))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests press Ctrl-C on CLI processes (SIGINT). A shell without job control starts
+    # background commands with SIGINT ignored, children inherit that, and Python then
+    # installs no KeyboardInterrupt handler: `make test &` failed those tests. A handled
+    # signal is reset to the default in children, so they get Python's handler back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("both_transports") and "transport" in metafunc.fixturenames:
         metafunc.parametrize("transport", TRANSPORTS)
