@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,6 +230,23 @@ def start_pipeline(tmp_path: Path, transport: str) -> Iterator[PipelineLauncher]
     launcher = PipelineLauncher(tmp_path, transport)
     yield launcher
     launcher.stop_all()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Processes a test starts (Popen arguments); any still running at teardown is
+    killed, so a failed assertion never leaves one consuming or holding a store."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(args: list[str], **popen: Any) -> subprocess.Popen[str]:
+        started.append(subprocess.Popen(args, text=True, **popen))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture

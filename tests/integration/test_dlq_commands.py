@@ -151,11 +151,11 @@ def test_tail_prints_one_line_per_record_and_filters_by_reason_and_type(dead_let
     assert dlq("tail", "order_saga", "--reason", "handler_eror", check=False).returncode == 2
 
 
-def test_tail_follow_prints_new_dead_letters_until_ctrl_c(dead_lettered, start_pipeline):
+def test_tail_follow_prints_new_dead_letters_until_ctrl_c(dead_lettered, start_pipeline, spawn):
     settings, driver = dead_lettered([explode("boom-1")])
-    tail = subprocess.Popen([sys.executable, "-m", "eventyard", "dlq", "tail", "order_saga", "--follow",
-                             "--reason", "handler_error", "--json"], cwd=REPO, stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True)
+    tail = spawn([sys.executable, "-m", "eventyard", "dlq", "tail", "order_saga", "--follow",
+                  "--reason", "handler_error", "--json"], cwd=REPO, stdout=subprocess.PIPE,
+                 env={**os.environ, "PYTHONPATH": str(REPO)})
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout], daemon=True)
     reader.start()
@@ -269,14 +269,13 @@ def test_a_redrive_stopped_by_limit_resumes_and_publishes_each_record_once(dead_
     assert published == {o: 1 for o in orders}
 
 
-def test_a_redrive_stopped_by_ctrl_c_saves_its_checkpoint_and_resumes(dead_lettered, start_pipeline):
+def test_a_redrive_stopped_by_ctrl_c_saves_its_checkpoint_and_resumes(dead_lettered, start_pipeline, spawn):
     orders = [f"boom-{i}" for i in range(3)]
     settings, _ = dead_lettered([explode(o) for o in orders])
     assert start_pipeline.stop_all() == [0]
     # One record every 100 s: Ctrl-C lands while it waits to publish the second.
-    run = subprocess.Popen([sys.executable, "-m", "eventyard", "dlq", "redrive", "order_saga", "--rate", "0.01"],
-                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = spawn([sys.executable, "-m", "eventyard", "dlq", "redrive", "order_saga", "--rate", "0.01"],
+                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     read_topic(settings, "orders", until=lambda records: len(redriven(records)) >= 1)
     run.send_signal(signal.SIGINT)
     output = run.communicate(timeout=60)[0]

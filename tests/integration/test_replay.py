@@ -114,12 +114,12 @@ def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pip
     assert not list(settings.state.dir.parent.glob("*.replay-*"))  # nothing left behind
 
 
-def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run):
+def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run, spawn):
     settings, _, _ = live_run()
     live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
     before = dict(live.read_instances())
-    replay = subprocess.Popen([sys.executable, "-m", "eventyard", "replay", "order_saga"], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    replay = spawn([sys.executable, "-m", "eventyard", "replay", "order_saga"], cwd=REPO,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     scratch = settings.state.dir.parent.glob(f"{settings.state.dir.name}.replay-*")
     while not list(scratch) and replay.poll() is None:  # await: rebuilding has started
         time.sleep(0.01)
