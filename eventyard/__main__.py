@@ -1,3 +1,14 @@
-from eventyard.cli.app import main
+"""`python -m eventyard`: the same CLI as the `eventyard` script."""
+
+import os
+import sys
+
+# `-m` puts the working directory first on sys.path, where a project's own `config`
+# or `state` package would shadow Eventyard's; the CLI appends it again, after its
+# own imports, for `module:attribute` pipelines (eventyard.importing.project_on_path).
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from eventyard.cli.app import main  # noqa: E402
 
 main()

@@ -1,8 +1,9 @@
-"""Worker processes start the same from any working directory."""
+"""Workers and the CLI start the same from any working directory."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from eventyard.runtime.supervisor import worker_command
@@ -29,3 +30,13 @@ def test_a_worker_imports_module_attribute_pipelines_from_the_project(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "myflow:PIPELINE is not a PipelineDefinition" in done.stdout + done.stderr
+
+
+def test_python_dash_m_eventyard_works_in_a_project_with_its_own_config_package(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "eventyard", "events", "order_saga"], cwd=_project(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "OrderPlaced" in done.stdout
+    mine = subprocess.run([sys.executable, "-m", "eventyard", "events", "myflow:PIPELINE"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert "myflow:PIPELINE is not a PipelineDefinition" in mine.stdout + mine.stderr  # found in the project
