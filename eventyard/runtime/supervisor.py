@@ -15,7 +15,9 @@ from pathlib import Path
 from bytewax.recovery import init_db_dir
 
 from config import EventyardSettings
+from eventyard.errors import ConfigError
 from eventyard.kafka import ensure_topics_exist
+from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.ports import free_ports
@@ -50,8 +52,8 @@ class PipelineSupervisor:
         env: dict[str, str] | None = None,
         log_file: Path | None = None,
     ) -> None:
-        if processes < 1:
-            raise ValueError("processes must be >= 1")
+        if not 1 <= processes <= MAX_PROCESSES:
+            raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES}, got {processes}")
         self.pipeline = pipeline
         self.settings = settings
         self.processes = processes

@@ -1,4 +1,4 @@
-"""Workers and the CLI start the same from any working directory."""
+"""How the supervisor starts workers: from any working directory, with a process count the sink supports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eventyard.runtime.supervisor import worker_command
+import pytest
+
+from eventyard.errors import ConfigError
+from eventyard.kafka.edge_sink import MAX_PROCESSES
+from eventyard.runtime.supervisor import PipelineSupervisor, worker_command
 
 
 def _project(tmp_path: Path) -> Path:
@@ -40,3 +44,8 @@ def test_python_dash_m_eventyard_works_in_a_project_with_its_own_config_package(
     mine = subprocess.run([sys.executable, "-m", "eventyard", "events", "myflow:PIPELINE"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert "myflow:PIPELINE is not a PipelineDefinition" in mine.stdout + mine.stderr  # found in the project
+
+
+def test_a_process_count_beyond_what_the_sink_supports_is_refused_before_any_start(make_settings):
+    with pytest.raises(ConfigError, match="--processes must be between 1 and 256"):
+        PipelineSupervisor("order_saga", make_settings(), processes=MAX_PROCESSES + 1)
