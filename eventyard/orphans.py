@@ -22,6 +22,8 @@ import os
 import signal
 import sys
 
+from eventyard.importing import python_module_command
+
 __all__ = ["ending_with_this_process", "die_with_parent"]
 
 _PR_SET_PDEATHSIG = 1
@@ -29,7 +31,7 @@ _PR_SET_PDEATHSIG = 1
 
 def ending_with_this_process(command: list[str]) -> list[str]:
     """`command`, run so that it gets SIGTERM when this process exits."""
-    return [sys.executable, "-P", "-m", "eventyard.orphans", str(os.getpid()), *command]
+    return [*python_module_command("eventyard.orphans"), str(os.getpid()), *command]
 
 
 def die_with_parent(parent_pid: int) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from bytewax.recovery import init_db_dir
 
 from config import EventyardSettings
 from eventyard.errors import ConfigError
+from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.kafka.transport import describe
@@ -31,12 +31,12 @@ log = logging.getLogger(__name__)
 def worker_command(pipeline: str, config_file: Path | None = None) -> list[str]:
     """How a worker process is started (add --process-id/--addresses for a cluster).
 
-    `-P`: the working directory is not put first on sys.path, so a user's own
-    `config/` or `state/` directory (or package) there cannot shadow Eventyard's
-    top-level packages; the worker appends it after they are imported, for
-    `module:attribute` pipelines.
+    The working directory is not put first on sys.path (`python_module_command`),
+    so a user's own `config/` or `state/` directory (or package) there cannot
+    shadow Eventyard's top-level packages; the worker appends it after they are
+    imported, for `module:attribute` pipelines.
     """
-    command = [sys.executable, "-P", "-m", "eventyard.runtime.worker", pipeline]
+    command = [*python_module_command("eventyard.runtime.worker"), pipeline]
     return command + ["--config", str(config_file)] if config_file is not None else command
 
 

@@ -22,16 +22,16 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_project_config_package_does_not_shadow_eventyard_in_a_worker(tmp_path):
-    done = subprocess.run(worker_command("order_saga") + ["--help"], cwd=_project(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+def test_a_project_config_package_does_not_shadow_eventyard_in_a_worker(tmp_path, monkeypatch):
+    monkeypatch.chdir(_project(tmp_path))  # where `eventyard run` is started, and so the workers
+    done = subprocess.run(worker_command("order_saga") + ["--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "usage: eventyard-worker" in done.stdout
 
 
-def test_a_worker_imports_module_attribute_pipelines_from_the_project(tmp_path):
-    done = subprocess.run(worker_command("myflow:PIPELINE"), cwd=_project(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+def test_a_worker_imports_module_attribute_pipelines_from_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(_project(tmp_path))
+    done = subprocess.run(worker_command("myflow:PIPELINE"), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "myflow:PIPELINE is not a PipelineDefinition" in done.stdout + done.stderr
 
