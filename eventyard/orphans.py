@@ -16,13 +16,12 @@ trampoline just execs the command.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
 
 from eventyard.importing import python_module_command
+from eventyard.libc import libc
 
 __all__ = ["ending_with_this_process", "die_with_parent"]
 
@@ -40,13 +39,8 @@ def die_with_parent(parent_pid: int) -> bool:
     Exits at once if the parent is already gone (it could die before the signal
     was armed: this process would then have been adopted by another).
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return False
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+    lib = libc() if sys.platform.startswith("linux") else None
+    if lib is None or lib.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return False
     if os.getppid() != parent_pid:
         raise SystemExit(f"parent process {parent_pid} exited before this one started")

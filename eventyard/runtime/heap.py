@@ -13,10 +13,11 @@ trims on a timer. Elsewhere than glibc both are no-ops.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import threading
 from datetime import timedelta
+
+from eventyard.libc import libc
 
 __all__ = ["limit_arenas", "trim", "HeapTrimmer"]
 
@@ -26,11 +27,9 @@ _M_ARENA_MAX = -8  # mallopt parameter, glibc's malloc.h
 
 
 def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    """glibc (the only C library with these malloc calls), or None."""
+    lib = libc()
+    return lib if lib is not None and hasattr(lib, "malloc_trim") and hasattr(lib, "mallopt") else None
 
 
 def limit_arenas(count: int) -> bool:

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--addresses", default=None, help="host:port;host:port;...")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
-    configure_logging(worker=args.process_id or 0)
+    process = args.process_id or 0
+    addresses = args.addresses.split(";") if args.addresses else None
+    configure_logging(worker=process)
     metrics.set_worker(args.process_id)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -49,12 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.
         limit_arenas(settings.state.malloc_arenas)
         HeapTrimmer(settings.state.malloc_trim_interval).start()
-        addresses = args.addresses.split(";") if args.addresses else None
-        flow = build_flow(definition, settings, args.process_id or 0, len(addresses) if addresses else 1)
+        flow = build_flow(definition, settings, process, len(addresses) if addresses else 1)
         if settings.metrics.port is not None:
-            metrics.serve(settings.metrics.port + (args.process_id or 0))
+            metrics.serve(settings.metrics.port + process)
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
-        log.info("worker %s of %s starting", args.process_id or 0, settings.name)
+        log.info("worker %s of %s starting", process, settings.name)
         settle_collector()
         cli_main(
             flow,
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             recovery_config=recovery,
         )
     except KeyboardInterrupt:
-        log.info("worker %s stopped", args.process_id or 0)
+        log.info("worker %s stopped", process)
         return 0
     except Exception as exc:
         # bytewax wraps errors raised in operators; report ours by their message.
