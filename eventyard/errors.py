@@ -22,6 +22,10 @@ __all__ = [
 class EventyardError(Exception):
     """Base class: catch this to catch anything Eventyard raises deliberately."""
 
+    # Set once the message is in the log: inside a worker, where it was raised, since
+    # bytewax reports a failure in a cluster as another process's panic without it.
+    logged: bool = False
+
 
 class ConfigError(EventyardError):
     """Settings are invalid; the message names the offending key."""

@@ -33,6 +33,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from eventyard import metrics
 from eventyard.envelope import epoch_ms, utc_from_ms
+from eventyard.errors import StoreError
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.operator_set import Delivery, OperatorSet
@@ -112,7 +113,14 @@ class ShardRuntime:
         """A shard bytewax has a snapshot for (`known`) must already have a store."""
         create = not known or self.rebuild_missing
         started = time.monotonic()
-        store = ShardStore.open(self.directory.shard_path(shard), shard, create=create)
+        try:
+            store = ShardStore.open(self.directory.shard_path(shard), shard, create=create)
+        except StoreError as exc:
+            # With several processes bytewax surfaces this as "Send thread panic" in
+            # every worker and the message is lost: log it here, where it happens.
+            log.error("%s", exc)
+            exc.logged = True
+            raise
         self._open_s += time.monotonic() - started
         self._opened += 1
         return store

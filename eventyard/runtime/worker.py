@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         cause = _eventyard_cause(exc)
         if cause is None:
             raise
-        log.error("%s", cause)
+        if not cause.logged:
+            log.error("%s", cause)
         return 2
     return 0
 
