@@ -69,9 +69,10 @@ class ShardStore:
         exists = (path / "CURRENT").exists()
         if not exists and not create:
             raise StoreMissingError(
-                f"shard {shard}: store {path} is missing. Restore it from a backup, "
-                "or rebuild state with `eventyard replay` (or start with "
-                "--rebuild-missing to accept starting this shard empty)"
+                f"shard {shard}: store {path} is missing. On several machines, after a change of "
+                "--cluster/--machine/--processes the store may be on another machine: copy it here "
+                "or start the previous layout. Otherwise restore it from a backup, or rebuild state "
+                "with `eventyard replay` (or set state.rebuild_missing=true to start this shard empty)"
             )
         try:
             if read_only:

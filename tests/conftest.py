@@ -177,13 +177,15 @@ def live_settings(broker: EmbeddedBroker, make_settings, monkeypatch, transport:
 class RunningPipeline:
     """`eventyard run` as a user starts it: a separate OS process tree."""
 
-    def __init__(self, pipeline: str, processes: int, log: Path, transport: str) -> None:
+    def __init__(self, pipeline: str, processes: int, log: Path, transport: str,
+                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         self.log = log
-        env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO",
-               "EVENTYARD_KAFKA__CLIENT": transport}
+        self.stopped = False
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO",
+                    "EVENTYARD_KAFKA__CLIENT": transport, **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "eventyard", "run", pipeline, "--processes", str(processes)],
-            cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "eventyard", "run", pipeline, "--processes", str(processes), *args],
+            cwd=REPO, env=full_env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         )
 
     def check_alive(self) -> None:
@@ -192,6 +194,7 @@ class RunningPipeline:
             raise AssertionError(f"pipeline exited with {self.process.returncode}:\n" + "\n".join(tail))
 
     def stop(self, timeout: float = 60) -> int:
+        self.stopped = True
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
@@ -205,17 +208,21 @@ class PipelineLauncher:
         self.transport = transport
         self.running: list[RunningPipeline] = []
 
-    def __call__(self, processes: int = 2, pipeline: str = "order_saga") -> RunningPipeline:
+    def __call__(self, processes: int = 2, pipeline: str = "order_saga", args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> RunningPipeline:
+        """`eventyard run PIPELINE -p N *args`, with `env` on top of the test's environment."""
         run = RunningPipeline(pipeline, processes, self.logs / f"pipeline-{len(self.running)}.log",
-                              self.transport)
+                              self.transport, args, env)
         self.running.append(run)
         return run
 
     def settle(self, driver: "TrafficDriver", done: Callable[[], bool], timeout: float = 300) -> None:
-        """Drive traffic until `done`, failing at once if a pipeline dies."""
+        """Drive traffic until `done`, failing at once if a running pipeline dies."""
 
         def finished() -> bool:
-            self.running[-1].check_alive()
+            for run in self.running:
+                if not run.stopped:
+                    run.check_alive()
             return done()
 
         driver.run_until(finished, timeout)

@@ -30,20 +30,32 @@ app.command()(replay)
 @app.command()
 def run(
     pipeline: PipelineArg,
-    processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="worker processes")] = 1,
+    processes: Annotated[int, typer.Option(
+        "--processes", "-p", min=1, help="worker processes (on each machine, with --cluster)")] = 1,
     config: ConfigOption = None,
     log_format: Annotated[LogFormatChoice | None, typer.Option(
         "--log-format", help="text or json lines (default: EVENTYARD_LOG_FORMAT, else text)")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="every machine of a multi-machine run, in one order: host[:port],host[:port] "
+             "(port: the first of this machine's processes, default 2101)")] = None,
+    machine: Annotated[int | None, typer.Option(
+        help="this machine's position in --cluster, from 0")] = None,
 ) -> None:
     """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
+    from eventyard.errors import ConfigError
     from eventyard.runtime import PipelineSupervisor
+    from eventyard.runtime.cluster import ClusterLayout
 
     if log_format is not None:
         os.environ["EVENTYARD_LOG_FORMAT"] = log_format.value  # the workers inherit it
     with user_errors():
         configure_logging()
+        if (cluster is None) != (machine is None):
+            raise ConfigError("--cluster and --machine go together: every machine gets the same "
+                              "--cluster and its own --machine")
+        layout = ClusterLayout.parse(cluster, machine, processes) if cluster and machine is not None else None
         _, settings = load(pipeline, config)
-        supervisor = PipelineSupervisor(pipeline, settings, processes, config)
+        supervisor = PipelineSupervisor(pipeline, settings, processes, config, cluster=layout)
         supervisor.start()
 
     def _stop(signum: int, frame: object) -> None:

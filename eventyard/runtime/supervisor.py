@@ -11,8 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from bytewax.recovery import init_db_dir
-
 from config import EventyardSettings
 from eventyard.errors import ConfigError
 from eventyard.importing import python_module_command
@@ -20,7 +18,7 @@ from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
-from eventyard.ports import free_ports
+from eventyard.runtime.cluster import ClusterLayout, check_layout, init_recovery_share
 from state import StateDirectory
 
 __all__ = ["PipelineSupervisor"]
@@ -41,7 +39,8 @@ def worker_command(pipeline: str, config_file: Path | None = None) -> list[str]:
 
 
 class PipelineSupervisor:
-    """Owns the worker processes of one pipeline run on this machine."""
+    """Owns the worker processes of one pipeline run on this machine: all of them, or
+    this machine's share of a `cluster` (then `processes` is ignored)."""
 
     def __init__(
         self,
@@ -51,8 +50,9 @@ class PipelineSupervisor:
         config_file: Path | None = None,
         env: dict[str, str] | None = None,
         log_file: Path | None = None,
+        cluster: ClusterLayout | None = None,
     ) -> None:
-        if not 1 <= processes <= MAX_PROCESSES:
+        if cluster is None and not 1 <= processes <= MAX_PROCESSES:
             raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES}, got {processes}")
         self.pipeline = pipeline
         self.settings = settings
@@ -60,30 +60,35 @@ class PipelineSupervisor:
         self.config_file = config_file
         self.env = env
         self.log_file = log_file
+        self.cluster = cluster
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def prepare(self) -> None:
+    def prepare(self, layout: ClusterLayout) -> None:
         """Check what workers need before any starts, so errors are reported once."""
+        share = layout.recovery_share(self.settings.recovery.partitions)
         log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
         ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
-        StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards).ensure()
-        recovery = self.settings.recovery.dir
-        if not recovery.is_dir() or not any(recovery.iterdir()):
-            recovery.mkdir(parents=True, exist_ok=True)
-            init_db_dir(recovery, self.settings.recovery.partitions)
+        directory = StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards)
+        directory.ensure()
+        check_layout(directory.root, layout, has_stores=bool(directory.existing_shards()))
+        init_recovery_share(self.settings.recovery.dir, self.settings.recovery.partitions, share)
 
     def start(self) -> None:
-        self.prepare()
+        layout = self.cluster or ClusterLayout.one_machine(self.processes)
+        self.prepare(layout)
         command = worker_command(self.pipeline, self.config_file)
-        addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(self.processes))
+        addresses = ";".join(layout.addresses)
         out = self.log_file.open("ab") if self.log_file else None
-        for pid in range(self.processes):
-            extra = ["--process-id", str(pid), "--addresses", addresses] if self.processes > 1 else []
+        for pid in layout.local:
+            extra = ["--process-id", str(pid), "--addresses", addresses] if layout.addresses else []
             # A worker outliving `eventyard run` (SIGKILLed) would keep its stores locked.
             self.children.append(subprocess.Popen(ending_with_this_process(command + extra), env=self.env,
                                                   stdout=out, stderr=subprocess.STDOUT if out else None))
-        log.info("started %s with %d process(es): %s", self.pipeline, self.processes,
+        log.info("started %s with %d process(es): %s", self.pipeline, len(layout.local),
                  ", ".join(str(c.pid) for c in self.children))
+        if layout.machines > 1:
+            log.info("machine %d of %d in the cluster: processes %d-%d of %d (%s)", layout.machine,
+                     layout.machines, layout.local[0], layout.local[-1], layout.processes, addresses)
 
     def wait(self) -> int:
         """Block until a worker exits; then stop the rest. Returns the first exit code."""
