@@ -6,6 +6,9 @@ state and recovery directories (its "disk"), on loopback addresses.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from eventyard.demo.traffic import FAST_OUTCOMES, plan_orders
 from eventyard.ports import free_ports
 from state import StateDirectory
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +69,7 @@ def test_two_machines_split_the_shards_and_resume_after_a_restart(live_settings,
         assert instance["version"] == len(event_ids), order_id
 
 
-def test_a_machine_started_on_another_machines_disk_is_refused_before_any_worker_starts(
+def test_a_changed_layout_is_refused_before_any_worker_starts_and_starts_after_replay_on_every_machine(
         live_settings, start_pipeline, make_driver, tmp_path):
     settings = live_settings()
     machines = TwoMachines(tmp_path, start_pipeline)
@@ -85,3 +89,18 @@ def test_a_machine_started_on_another_machines_disk_is_refused_before_any_worker
         assert "eventyard replay" in log and "started order_saga" not in log
     # Refused, not recreated empty: both disks hold exactly the shards they had.
     assert [set(machines.directory(settings, m).existing_shards()) for m in range(2)] == before
+
+    # The way to a new layout: replay on every machine, then start it.
+    for m in range(2):
+        replayed = subprocess.run([sys.executable, "-m", "eventyard", "replay", "order_saga"], cwd=REPO,
+                                  env={**os.environ, **machines.disk(m)}, capture_output=True, text=True, timeout=600)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    runs = machines.start(disks=(1, 0))
+    later = make_driver(settings, plan_orders(50, FAST_OUTCOMES, seed=5, prefix="later"))
+    later.send_initial()
+    start_pipeline.settle(later, later.all_as_expected)
+    assert [run.stop() for run in runs] == [0, 0]
+    instances = {}
+    for m in range(2):
+        instances.update(machines.directory(settings, m).read_instances())
+    assert len(instances) == 100  # the first 50 orders rebuilt, the later 50 applied
