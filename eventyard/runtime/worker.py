@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -21,15 +23,42 @@ from eventyard.importing import project_on_path
 from eventyard.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas
+from eventyard.runtime.peers import PeerWatch
 from pipelines import get_pipeline
 from pipelines.flow import build_flow
 
 log = logging.getLogger("eventyard.worker")
 
+# Exit code of a worker that ended because another process of its cluster is gone.
+CUT_OFF = 3
+# A stop waits for the other processes of the cluster; one that stopped alone, or
+# whose `eventyard run` was killed, would wait forever (before the supervisor's 30 s).
+STOP_DEADLINE_S = 20.0
+_stopping = threading.Event()
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # bytewax stops on KeyboardInterrupt; make SIGTERM mean the same.
+    if not _stopping.is_set():
+        _stopping.set()
+        overdue = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
+        overdue.daemon = True  # a clean stop ends the process before it fires
+        overdue.start()
     raise KeyboardInterrupt
+
+
+def _stop_overdue() -> None:
+    log.warning("worker still stopping after %.0f s, waiting for other processes of the cluster; "
+                "ending it (its state is kept as after a crash)", STOP_DEADLINE_S)
+    logging.shutdown()
+    os._exit(0)
+
+
+def _cut_off(process: int) -> None:
+    log.error("worker %d: the connection to another process of the cluster is gone (it stopped or "
+              "crashed); ending this one too, so that all can be started again together", process)
+    logging.shutdown()
+    os._exit(CUT_OFF)  # bytewax would wait for its worker thread forever; state is crash-safe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(worker=process)
     metrics.set_worker(args.process_id)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         project_on_path()  # started with -P (see supervisor.worker_command)
         definition = get_pipeline(args.pipeline)
@@ -56,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             metrics.serve(settings.metrics.port + process)
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
         log.info("worker %s of %s starting", process, settings.name)
+        if addresses:
+            PeerWatch(len(addresses) - 1, lambda: _cut_off(process), _stopping.is_set).start()
         settle_collector()
         cli_main(
             flow,
@@ -66,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             recovery_config=recovery,
         )
     except KeyboardInterrupt:
+        _stopping.set()
         log.info("worker %s stopped", process)
         return 0
     except Exception as exc:
