@@ -9,6 +9,7 @@ __all__ = [
     "StoreMissingError",
     "StoreCorruptError",
     "StoreLockedError",
+    "StoreBehindError",
     "TopicMissingError",
     "KafkaUnavailableError",
     "PipelineNotFoundError",
@@ -45,6 +46,11 @@ class StoreCorruptError(StoreError):
 
 class StoreLockedError(StoreError):
     """Another process holds the shard store open."""
+
+
+class StoreBehindError(StoreError):
+    """A shard store is older than the recovery snapshot that describes it (an old
+    backup or a stale copy): resuming from it would silently lose state."""
 
 
 class TopicMissingError(EventyardError):

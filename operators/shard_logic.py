@@ -33,7 +33,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from eventyard import metrics
 from eventyard.envelope import epoch_ms, utc_from_ms
-from eventyard.errors import StoreError
+from eventyard.errors import StoreBehindError, StoreError
 from eventyard.records import InputTick, OutRecord
 from eventyard.routing import shard_of
 from operators.operator_set import Delivery, OperatorSet
@@ -189,7 +189,28 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             self._resumed_shard, self._slot = resume["shard"], runtime.resume_slot()
 
     def _open(self, shard: int, known: bool) -> ShardStore:
-        return self._attach(self.runtime.open_store(shard, known))
+        store = self.runtime.open_store(shard, known)
+        if known:
+            self._check_not_behind(store)
+        return self._attach(store)
+
+    def _check_not_behind(self, store: ShardStore) -> None:
+        """The snapshot recorded how far the store's outbox had got; a store short of
+        that is older than the snapshot, and the inputs since will not be read again."""
+        if store.next_outbox_seq - 1 >= self.emitted_seq:
+            return
+        if not store.has_emitted:
+            store.continue_outbox_after(self.emitted_seq)  # its entries expired under an older release
+            return
+        store.close()
+        error = StoreBehindError(
+            f"shard {store.shard}: store {store.path} is older than the pipeline's last recovery snapshot "
+            f"(outbox at {store.next_outbox_seq - 1}, snapshot at {self.emitted_seq}): an old backup or a "
+            "stale copy from another machine. Put the current store in its place, or rebuild state with "
+            "`eventyard replay`")
+        log.error("%s", error)  # see ShardRuntime.open_store: lost in a cluster's panic otherwise
+        error.logged = True
+        raise error
 
     def _ready(self, now: bool) -> bool:
         """Open a resumed shard's store if its slot has come (or `now`); True once a store is open."""
@@ -321,5 +342,6 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             # Not opened yet, so nothing was emitted since the resumed snapshot.
             return {"shard": self._resumed_shard, "outbox_seq": self.emitted_seq}
         assert self.store is not None
+        self.store.sync()  # the snapshot must never be newer than the store on disk
         self.emitted_seq = self.store.next_outbox_seq - 1
         return {"shard": self.store.shard, "outbox_seq": self.emitted_seq}

@@ -56,7 +56,11 @@ class ShardStore:
         self.shard = shard
         self.read_only = read_only
         last = self._last_key(keys.OUTBOX_PREFIX)
+        # The newest outbox entry is never expired (see expire), so the sequence only
+        # grows; a store without one has never emitted (or predates that rule).
+        self.has_emitted = last is not None
         self.next_outbox_seq = keys.parse_outbox_key(last) + 1 if last else 1
+        self._unsynced = False
         meta = db.get(keys.META_KEY)
         self.meta: dict[str, Any] = orjson.loads(meta) if meta else {}
 
@@ -111,6 +115,22 @@ class ShardStore:
 
     def write(self, batch: WriteBatch) -> None:
         self._db.write(batch)
+        self._unsynced = True
+
+    def sync(self) -> None:
+        """fsync the write-ahead log if anything was written since the last sync.
+
+        Writes are not synced one by one; a power loss could then drop writes older
+        than the recovery snapshot, whose inputs are never read again. Syncing when a
+        snapshot is taken keeps every store at least as new as its snapshot.
+        """
+        if self._unsynced:
+            self._db.flush_wal(True)
+            self._unsynced = False
+
+    def continue_outbox_after(self, seq: int) -> None:
+        """Number the next outbox entry after `seq` (a store that has no entry to say so)."""
+        self.next_outbox_seq = max(self.next_outbox_seq, seq + 1)
 
     # -- committed reads -----------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -160,8 +180,9 @@ class ShardStore:
         """Drop outbox entries and dedup marks older than their retention."""
         batch = WriteBatch(raw_mode=True)
         dropped = 0
+        newest = self._last_key(keys.OUTBOX_PREFIX)  # kept: it carries the outbox sequence
         for key, value in self._scan(keys.OUTBOX_PREFIX):
-            if dropped >= limit or entry_created_ms(value) >= outbox_before_ms:
+            if dropped >= limit or key == newest or entry_created_ms(value) >= outbox_before_ms:
                 break
             batch.delete(key)
             dropped += 1
@@ -173,7 +194,7 @@ class ShardStore:
             batch.delete(keys.seen_key(event_id))
             dropped += 1
         if dropped:
-            self._db.write(batch)
+            self.write(batch)
         return dropped
 
     # -- internals ---------------------------------------------------------------

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client import REGISTRY
 
-from eventyard.errors import StoreMissingError
+from eventyard.errors import StoreBehindError, StoreMissingError
 from operators.shard_logic import ShardRuntime
 from pipelines import get_pipeline
 from pipelines.flow import build_runtime
+from state import ShardStore
 
 
 def _runtime(make_settings) -> ShardRuntime:
@@ -55,6 +56,38 @@ def test_resumed_shards_open_in_turn_and_a_missing_store_fails_naming_the_shard(
     with pytest.raises(StoreMissingError, match="shard 3"):
         first.on_notify()
     assert second.store is None  # its slot has not come, so it did not try yet
+
+
+def _placed_and_emitted(runtime: ShardRuntime, make_inbound, event) -> int:
+    """A shard that applied one OrderPlaced (emitting outputs), store closed; its number."""
+    placed = event("OrderPlaced", "o-1", customer_id="c", amount=10, currency="EUR",
+                   items=[{"sku": "s", "quantity": 1}])
+    (_, delivery), = runtime.operators.route(("", make_inbound(placed)))
+    live = runtime.builder(None)
+    live.on_batch([delivery])
+    shard = live.store.shard
+    live.store.close()
+    return shard
+
+
+def test_a_store_older_than_its_snapshot_is_refused_not_resumed(make_settings, make_inbound, event):
+    shard = _placed_and_emitted(_runtime(make_settings), make_inbound, event)
+    # The snapshot saw outputs the store on disk does not have: an old backup or a stale copy.
+    logic = _runtime(make_settings).builder({"shard": shard, "outbox_seq": 1_000})
+    _await(logic.notify_at())  # its turn to open
+    with pytest.raises(StoreBehindError, match=f"shard {shard}: store .* older than .* snapshot"):
+        logic.on_notify()
+
+
+def test_a_store_whose_outbox_expired_under_an_older_release_continues_after_the_snapshot(make_settings):
+    runtime = _runtime(make_settings)
+    runtime.directory.ensure()
+    ShardStore.open(runtime.directory.shard_path(5), 5, create=True).close()  # no outbox entry left
+    logic = _runtime(make_settings).builder({"shard": 5, "outbox_seq": 40})
+    _await(logic.notify_at())
+    logic.on_notify()
+    assert logic.store is not None and logic.store.next_outbox_seq == 41
+    logic.store.close()
 
 
 def test_applied_events_are_counted_by_type_once_their_batch_is_written(make_settings, make_inbound, event):

@@ -63,6 +63,23 @@ def test_dedup_marks_and_outbox_expire_after_retention(make_store):
     assert [e.record.value for e in store.outbox_after(0)] == [b"new"]
 
 
+def test_the_outbox_sequence_never_goes_back_when_every_entry_has_expired(tmp_path: Path):
+    # Re-sending after a restart takes the entries after the snapshot's sequence
+    # number; numbering from 1 again would leave new outputs below it, never re-sent.
+    path = tmp_path / "shard-00002"
+    store = ShardStore.open(path, 2, create=True)
+    txn = store.transaction()
+    for i in range(3):
+        txn.append_outbox(OutRecord("out", None, b"v%d" % i), now_ms=i)
+    txn.commit()
+    store.expire(outbox_before_ms=10**15, seen_before_ms=0)  # all older than the retention
+    assert [e.record.value for e in store.outbox_after(0)] == [b"v2"]  # the newest is kept
+    store.close()
+    store = ShardStore.open(path, 2)
+    assert store.next_outbox_seq == 4 and store.has_emitted
+    store.close()
+
+
 def test_missing_store_is_refused_not_recreated(tmp_path: Path):
     with pytest.raises(StoreMissingError, match="shard 7.*missing.*replay"):
         ShardStore.open(tmp_path / "shard-00007", 7, create=False)
