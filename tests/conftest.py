@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -230,6 +232,36 @@ class PipelineLauncher:
 
     def stop_all(self) -> list[int]:
         return [run.stop() for run in self.running]
+
+
+def committed_since_start(recovery_dir: Path) -> bool:
+    """Has the latest bytewax execution committed an epoch, so that a restart resumes
+    from its snapshot rather than from scratch? (bytewax's resume rule, read from the
+    recovery partitions: the least of the workers' frontiers.)"""
+    executions: list[tuple[int, int, int]] = []
+    fronts: list[tuple[int, int, int]] = []
+    for part in recovery_dir.glob("part-*.sqlite3"):
+        db = sqlite3.connect(f"file:{part}?mode=ro", uri=True)
+        try:
+            executions += db.execute("SELECT ex_num, worker_count, resume_epoch FROM exs").fetchall()
+            fronts += db.execute("SELECT ex_num, worker_index, worker_frontier FROM fronts").fetchall()
+        except sqlite3.OperationalError:  # being created
+            return False
+        finally:
+            db.close()
+    if not executions:
+        return False
+    ex, workers, started_at = max(executions)
+    reached = {w: f for e, w, f in fronts if e == ex}
+    return len(reached) == workers and min(reached.values()) > started_at
+
+
+def await_snapshot(settings: EventyardSettings, timeout: float = 60) -> None:
+    """Wait until a running pipeline's progress is committed (see committed_since_start)."""
+    deadline = time.monotonic() + timeout
+    while not committed_since_start(settings.recovery.dir):
+        assert time.monotonic() < deadline, "no bytewax epoch committed"
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -32,3 +32,11 @@ def test_topics_create_creates_then_keeps(broker, make_settings):
     assert first.returncode == 0 and again.returncode == 0, first.stderr
     assert "created  orders" in first.stdout and "created  order_saga.decisions" in first.stdout
     assert "exists   orders" in again.stdout and "created" not in again.stdout
+
+
+def test_run_refuses_a_half_given_or_impossible_cluster_before_starting_anything():
+    half = eventyard("run", "order_saga", "--cluster", "10.0.0.1,10.0.0.2")
+    assert half.returncode == 2 and "--cluster and --machine go together" in half.stderr
+    outside = eventyard("run", "order_saga", "--cluster", "10.0.0.1,10.0.0.2", "--machine", "2")
+    assert outside.returncode == 2 and "--machine must be between 0 and 1" in outside.stderr
+    assert "started" not in half.stderr + outside.stderr

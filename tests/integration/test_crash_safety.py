@@ -15,6 +15,7 @@ import pytest
 
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
 from state import StateDirectory
+from tests.conftest import await_snapshot
 from tests.integration.chaos import Chaos
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
@@ -102,6 +103,9 @@ def test_missing_shard_store_is_refused_with_the_shard_named(live_settings, star
     run = start_pipeline(processes=processes)
     driver.send_initial()
     start_pipeline.settle(driver, driver.all_as_expected)
+    # Stopped before any epoch commits, a restart starts from scratch and (reading
+    # from the earliest offset, the default) rebuilds every shard: nothing to refuse.
+    await_snapshot(settings)
     assert run.stop() == 0
     directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
     victim = directory.existing_shards()[0]
