@@ -36,10 +36,11 @@ def run(
     log_format: Annotated[LogFormatChoice | None, typer.Option(
         "--log-format", help="text or json lines (default: EVENTYARD_LOG_FORMAT, else text)")] = None,
     cluster: Annotated[str | None, typer.Option(
+        envvar="EVENTYARD_CLUSTER",
         help="every machine of a multi-machine run, in one order: host[:port],host[:port] "
              "(port: the first of this machine's processes, default 2101)")] = None,
     machine: Annotated[int | None, typer.Option(
-        help="this machine's position in --cluster, from 0")] = None,
+        envvar="EVENTYARD_MACHINE", help="this machine's position in --cluster, from 0")] = None,
 ) -> None:
     """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
     from eventyard.errors import ConfigError

@@ -1,5 +1,6 @@
 """CLI commands whose output the README shows."""
 
+import os
 import subprocess
 import sys
 
@@ -40,3 +41,8 @@ def test_run_refuses_a_half_given_or_impossible_cluster_before_starting_anything
     outside = eventyard("run", "order_saga", "--cluster", "10.0.0.1,10.0.0.2", "--machine", "2")
     assert outside.returncode == 2 and "--machine must be between 0 and 1" in outside.stderr
     assert "started" not in half.stderr + outside.stderr
+    # The same from the environment (a container's machine number, say).
+    from_env = subprocess.run([sys.executable, "-m", "eventyard", "run", "order_saga"], cwd=REPO, timeout=120,
+                              capture_output=True, text=True,
+                              env={**os.environ, "EVENTYARD_CLUSTER": "a,b", "EVENTYARD_MACHINE": "7"})
+    assert from_env.returncode == 2 and "--machine must be between 0 and 1" in from_env.stderr
