@@ -98,6 +98,10 @@ class StateSettings(_Section):
     max_parked: int = Field(default=100, ge=0)
     # Start a shard with an empty store even though bytewax recovery knew it.
     rebuild_missing: bool = False
+    # fsync each written store's write-ahead log when bytewax snapshots it, so a power
+    # loss cannot lose writes older than the snapshot. Off: only for storage that
+    # survives power loss by itself (battery-backed cache, replicated volume).
+    sync_at_snapshot: bool = True
     # RocksDB memory per worker process, shared by all its shard stores.
     memtable_budget_mb: int = Field(default=64, ge=8)
     block_cache_mb: int = Field(default=32, ge=8)

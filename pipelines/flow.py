@@ -76,6 +76,7 @@ def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -
         outbox_retention=settings.state.outbox_retention,
         dedup_retention=settings.state.dedup_retention,
         rebuild_missing=settings.state.rebuild_missing,
+        sync_at_snapshot=settings.state.sync_at_snapshot,
         pipeline=settings.name,
     )
 

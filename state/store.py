@@ -117,6 +117,11 @@ class ShardStore:
         self._db.write(batch)
         self._unsynced = True
 
+    @property
+    def needs_sync(self) -> bool:
+        """Written since the last `sync()`."""
+        return self._unsynced
+
     def sync(self) -> None:
         """fsync the write-ahead log if anything was written since the last sync.
 

@@ -79,6 +79,20 @@ def test_a_store_older_than_its_snapshot_is_refused_not_resumed(make_settings, m
         logic.on_notify()
 
 
+@pytest.mark.parametrize("sync", [True, False])
+def test_a_snapshot_syncs_the_written_store_unless_turned_off(make_settings, make_inbound, event, sync):
+    runtime = build_runtime(get_pipeline("order_saga"), make_settings(state__sync_at_snapshot=str(sync).lower()))
+    placed = event("OrderPlaced", "o-1", customer_id="c", amount=10, currency="EUR",
+                   items=[{"sku": "s", "quantity": 1}])
+    (_, delivery), = runtime.operators.route(("", make_inbound(placed)))
+    logic = runtime.builder(None)
+    logic.on_batch([delivery])
+    assert logic.store.needs_sync
+    logic.snapshot()
+    assert logic.store.needs_sync is not sync
+    logic.store.close()
+
+
 def test_a_store_whose_outbox_expired_under_an_older_release_continues_after_the_snapshot(make_settings):
     runtime = _runtime(make_settings)
     runtime.directory.ensure()
