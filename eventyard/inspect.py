@@ -9,6 +9,7 @@ from typing import Any
 from config import EventyardSettings
 from eventyard.errors import StoreMissingError
 from eventyard.routing import shard_of
+from eventyard.runtime.cluster import recorded_machine
 from state import OutboxEntry, ShardStore, StateDirectory
 
 __all__ = ["InstanceView", "read_instance"]
@@ -32,9 +33,12 @@ def read_instance(settings: EventyardSettings, aggregate_id: str) -> InstanceVie
     shard = shard_of(aggregate_id, settings.state.shards)
     path = directory.shard_path(shard)
     if not path.exists():
+        machine = recorded_machine(directory.root)
+        elsewhere = (f"; this state directory is {machine} of a cluster, so the shard may be on another "
+                     "machine: run this there") if machine else ""
         raise StoreMissingError(
             f"shard {shard} (of {aggregate_id!r}) has no store at {path}: the pipeline has not "
-            "seen this aggregate's shard yet, or state.dir points elsewhere"
+            f"seen this aggregate's shard yet, or state.dir points elsewhere{elsewhere}"
         )
     store = ShardStore.open(path, shard, read_only=True)
     try:

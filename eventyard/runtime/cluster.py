@@ -19,7 +19,8 @@ from eventyard.errors import ConfigError
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.ports import free_ports
 
-__all__ = ["DEFAULT_CLUSTER_PORT", "LAYOUT_FILE", "ClusterLayout", "check_layout", "init_recovery_share"]
+__all__ = ["DEFAULT_CLUSTER_PORT", "LAYOUT_FILE", "ClusterLayout", "check_layout", "init_recovery_share",
+           "recorded_machine"]
 
 # First port of a machine's processes when `--cluster` names a host without one.
 DEFAULT_CLUSTER_PORT = 2101
@@ -106,6 +107,15 @@ def check_layout(state_dir: Path, layout: ClusterLayout, has_stores: bool) -> No
             f"\"Several machines\")")
     state_dir.mkdir(parents=True, exist_ok=True)
     record.write_bytes(orjson.dumps(now))
+
+
+def recorded_machine(state_dir: Path) -> str | None:
+    """'machine I of M' if `state_dir` last ran as part of a multi-machine cluster."""
+    record = state_dir / LAYOUT_FILE
+    if not record.exists():
+        return None
+    layout = orjson.loads(record.read_bytes())
+    return f"machine {layout['machine']} of {layout['machines']}" if layout.get("machines", 1) > 1 else None
 
 
 def init_recovery_share(directory: Path, partitions: int, share: list[int]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eventyard.errors import ConfigError
+from eventyard.errors import ConfigError, StoreMissingError
+from eventyard.inspect import read_instance
 from eventyard.runtime.cluster import ClusterLayout, check_layout, init_recovery_share
 
 
@@ -75,3 +76,10 @@ def test_a_recovery_directory_holding_another_machines_partitions_is_refused(tmp
         init_recovery_share(tmp_path, 4, [0, 2])
     init_recovery_share(tmp_path, 4, [0, 1, 2, 3])  # the same layout again: kept as it is
     assert len(list(tmp_path.glob("part-*.sqlite3"))) == 4
+
+
+def test_state_show_on_a_cluster_machine_says_the_shard_may_be_on_another(make_settings):
+    settings = make_settings()
+    check_layout(settings.state.dir, ClusterLayout.parse("a,b", 1, 2), has_stores=False)
+    with pytest.raises(StoreMissingError, match="has no store .* machine 1 of 2 of a cluster, .* another machine"):
+        read_instance(settings, "order-000001")
