@@ -117,10 +117,7 @@ class ShardRuntime:
         try:
             store = ShardStore.open(self.directory.shard_path(shard), shard, create=create)
         except StoreError as exc:
-            # With several processes bytewax surfaces this as "Send thread panic" in
-            # every worker and the message is lost: log it here, where it happens.
-            log.error("%s", exc)
-            exc.logged = True
+            _logged(exc)
             raise
         self._open_s += time.monotonic() - started
         self._opened += 1
@@ -157,6 +154,14 @@ class ShardRuntime:
 
     def builder(self, resume: dict[str, Any] | None) -> "ShardLogic":
         return ShardLogic(self, resume)
+
+
+def _logged(error: StoreError) -> StoreError:
+    # With several processes bytewax surfaces an error raised here as "Send thread
+    # panic" in every worker and the message is lost: log it where it happens.
+    log.error("%s", error)
+    error.logged = True
+    return error
 
 
 def _spread(shard: int, within: timedelta) -> timedelta:
@@ -204,14 +209,11 @@ class ShardLogic(StatefulBatchLogic[Delivery | ShardTick, OutRecord, dict[str, A
             store.continue_outbox_after(self.emitted_seq)  # its entries expired under an older release
             return
         store.close()
-        error = StoreBehindError(
+        raise _logged(StoreBehindError(
             f"shard {store.shard}: store {store.path} is older than the pipeline's last recovery snapshot "
             f"(outbox at {store.next_outbox_seq - 1}, snapshot at {self.emitted_seq}): an old backup or a "
             "stale copy from another machine. Put the current store in its place, or rebuild state with "
-            "`eventyard replay`")
-        log.error("%s", error)  # see ShardRuntime.open_store: lost in a cluster's panic otherwise
-        error.logged = True
-        raise error
+            "`eventyard replay`"))
 
     def _ready(self, now: bool) -> bool:
         """Open a resumed shard's store if its slot has come (or `now`); True once a store is open."""

@@ -185,7 +185,7 @@ class ShardStore:
         """Drop outbox entries and dedup marks older than their retention."""
         batch = WriteBatch(raw_mode=True)
         dropped = 0
-        newest = self._last_key(keys.OUTBOX_PREFIX)  # kept: it carries the outbox sequence
+        newest = keys.outbox_key(self.next_outbox_seq - 1)  # kept: it carries the outbox sequence
         for key, value in self._scan(keys.OUTBOX_PREFIX):
             if dropped >= limit or key == newest or entry_created_ms(value) >= outbox_before_ms:
                 break

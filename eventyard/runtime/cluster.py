@@ -19,8 +19,8 @@ from eventyard.errors import ConfigError
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.ports import free_ports
 
-__all__ = ["DEFAULT_CLUSTER_PORT", "LAYOUT_FILE", "ClusterLayout", "check_layout", "init_recovery_share",
-           "recorded_machine"]
+__all__ = ["DEFAULT_CLUSTER_PORT", "LAYOUT_FILE", "ClusterLayout", "check_layout", "check_process_count",
+           "init_recovery_share", "recorded_machine"]
 
 # First port of a machine's processes when `--cluster` names a host without one.
 DEFAULT_CLUSTER_PORT = 2101
@@ -40,8 +40,7 @@ class ClusterLayout:
 
     @classmethod
     def one_machine(cls, processes: int) -> "ClusterLayout":
-        """All processes here, on loopback ports free right now."""
-        _check_count(processes, processes)
+        """All processes here, on loopback ports free right now (count checked by the caller)."""
         ports = free_ports(processes) if processes > 1 else []
         return cls(tuple(f"127.0.0.1:{port}" for port in ports), range(processes))
 
@@ -55,7 +54,7 @@ class ClusterLayout:
         if not 0 <= machine < len(hosts):
             raise ConfigError(f"--machine must be between 0 and {len(hosts) - 1} "
                               f"(this machine's position in --cluster), got {machine}")
-        _check_count(processes, processes * len(hosts))
+        check_process_count(processes, processes * len(hosts))
         addresses = tuple(f"{host}:{port + i}" for host, port in hosts for i in range(processes))
         if len(set(addresses)) != len(addresses):
             raise ConfigError(f"--cluster gives two processes one address ({';'.join(addresses)}): "
@@ -68,10 +67,11 @@ class ClusterLayout:
         """Processes in the whole cluster."""
         return max(len(self.addresses), 1)
 
-    def describe(self) -> str:
+    def record(self) -> dict[str, int]:
+        """What a state directory remembers of the layout it ran under."""
         if self.machines == 1:
-            return "one machine"
-        return f"machine {self.machine} of {self.machines} with {len(self.local)} process(es) each"
+            return {"machines": 1}
+        return {"machines": self.machines, "machine": self.machine, "processes_each": len(self.local)}
 
     def recovery_share(self, partitions: int) -> list[int]:
         """The recovery partitions this machine keeps: each machine a disjoint share, together all."""
@@ -90,32 +90,34 @@ def check_layout(state_dir: Path, layout: ClusterLayout, has_stores: bool) -> No
     would start shards whose stores are on another machine. bytewax's snapshots
     catch that only when it resumes from one, so this does not rely on them.
     """
-    record = state_dir / LAYOUT_FILE
-    now = {"machines": layout.machines, "machine": layout.machine, "processes_each": len(layout.local)}
-    if layout.machines == 1:
-        now = {"machines": 1}
-    if record.exists():
-        before = orjson.loads(record.read_bytes())
-    else:  # a state directory from before layouts were recorded ran on one machine
-        before = {"machines": 1} if has_stores else now
-    if before != now and before.get("machines") != 1:  # one machine held every store: any layout may follow
-        was = f"machine {before['machine']} of {before['machines']} with {before['processes_each']} process(es) each"
+    now = layout.record()
+    # A state directory from before layouts were recorded ran on one machine.
+    before = _recorded(state_dir) or ({"machines": 1} if has_stores else now)
+    if before != now and before["machines"] != 1:  # one machine held every store: any layout may follow
         raise ConfigError(
-            f"{state_dir} last ran as {was}, now {layout.describe()}: its shard stores are where the "
-            f"previous layout put them. Start the previous layout, or stop every machine and rebuild "
+            f"{state_dir} last ran as {_describe(before)}, now {_describe(now)}: its shard stores are where "
+            f"the previous layout put them. Start the previous layout, or stop every machine and rebuild "
             f"each one's state with `eventyard replay` before starting the new layout (docs/operations.md, "
             f"\"Several machines\")")
     state_dir.mkdir(parents=True, exist_ok=True)
-    record.write_bytes(orjson.dumps(now))
+    (state_dir / LAYOUT_FILE).write_bytes(orjson.dumps(now))
 
 
 def recorded_machine(state_dir: Path) -> str | None:
     """'machine I of M' if `state_dir` last ran as part of a multi-machine cluster."""
+    record = _recorded(state_dir)
+    return f"machine {record['machine']} of {record['machines']}" if record and record["machines"] > 1 else None
+
+
+def _recorded(state_dir: Path) -> dict[str, int] | None:
     record = state_dir / LAYOUT_FILE
-    if not record.exists():
-        return None
-    layout = orjson.loads(record.read_bytes())
-    return f"machine {layout['machine']} of {layout['machines']}" if layout.get("machines", 1) > 1 else None
+    return orjson.loads(record.read_bytes()) if record.exists() else None
+
+
+def _describe(record: dict[str, int]) -> str:
+    if record["machines"] == 1:
+        return "one machine"
+    return f"machine {record['machine']} of {record['machines']} with {record['processes_each']} process(es) each"
 
 
 def init_recovery_share(directory: Path, partitions: int, share: list[int]) -> None:
@@ -155,7 +157,9 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _check_count(processes: int, total: int) -> None:
+def check_process_count(processes: int, total: int) -> None:
+    """`processes` per machine, `total` in the cluster: at most as many as the sink has partitions for."""
     if processes < 1 or total > MAX_PROCESSES:
-        raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES} in the whole cluster, "
-                          f"got {processes}" + (f" per machine, {total} in all" if total != processes else ""))
+        where = f" in the whole cluster, got {processes} per machine, {total} in all" if total != processes \
+            else f", got {processes}"
+        raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES}{where}")

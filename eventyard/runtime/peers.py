@@ -10,15 +10,12 @@ fewer of them than peers, once all were connected, means this process is cut off
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["PeerWatch", "receiving_threads"]
-
-log = logging.getLogger(__name__)
 
 _TASKS = Path("/proc/self/task")
 

@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 from config import EventyardSettings
-from eventyard.errors import ConfigError
 from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
-from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
-from eventyard.runtime.cluster import ClusterLayout, check_layout, init_recovery_share
+from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from state import StateDirectory
 
 __all__ = ["PipelineSupervisor"]
@@ -52,8 +50,8 @@ class PipelineSupervisor:
         log_file: Path | None = None,
         cluster: ClusterLayout | None = None,
     ) -> None:
-        if cluster is None and not 1 <= processes <= MAX_PROCESSES:
-            raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES}, got {processes}")
+        if cluster is None:
+            check_process_count(processes, processes)
         self.pipeline = pipeline
         self.settings = settings
         self.processes = processes

@@ -50,15 +50,19 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _stop_overdue() -> None:
     log.warning("worker still stopping after %.0f s, waiting for other processes of the cluster; "
                 "ending it (its state is kept as after a crash)", STOP_DEADLINE_S)
-    logging.shutdown()
-    os._exit(0)
+    _exit_now(0)
 
 
 def _cut_off(process: int) -> None:
     log.error("worker %d: the connection to another process of the cluster is gone (it stopped or "
               "crashed); ending this one too, so that all can be started again together", process)
+    _exit_now(CUT_OFF)
+
+
+def _exit_now(code: int) -> None:
+    # bytewax would wait for its worker thread forever; the state is crash-safe.
     logging.shutdown()
-    os._exit(CUT_OFF)  # bytewax would wait for its worker thread forever; state is crash-safe
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
             recovery_config=recovery,
         )
     except KeyboardInterrupt:
-        _stopping.set()
         log.info("worker %s stopped", process)
         return 0
     except Exception as exc:

@@ -7,14 +7,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from eventyard.errors import StoreBehindError, StoreMissingError
-from operators.shard_logic import ShardRuntime
+from operators.shard_logic import ShardLogic, ShardRuntime
 from pipelines import get_pipeline
 from pipelines.flow import build_runtime
 from state import ShardStore
 
 
-def _runtime(make_settings) -> ShardRuntime:
-    return build_runtime(get_pipeline("order_saga"), make_settings())
+def _runtime(make_settings, **env: str) -> ShardRuntime:
+    return build_runtime(get_pipeline("order_saga"), make_settings(**env))
 
 
 def _await(moment: datetime) -> None:
@@ -58,16 +58,21 @@ def test_resumed_shards_open_in_turn_and_a_missing_store_fails_naming_the_shard(
     assert second.store is None  # its slot has not come, so it did not try yet
 
 
-def _placed_and_emitted(runtime: ShardRuntime, make_inbound, event) -> int:
-    """A shard that applied one OrderPlaced (emitting outputs), store closed; its number."""
+def _placed(runtime: ShardRuntime, make_inbound, event) -> ShardLogic:
+    """A fresh shard logic that applied one OrderPlaced (emitting outputs), store open."""
     placed = event("OrderPlaced", "o-1", customer_id="c", amount=10, currency="EUR",
                    items=[{"sku": "s", "quantity": 1}])
     (_, delivery), = runtime.operators.route(("", make_inbound(placed)))
     live = runtime.builder(None)
     live.on_batch([delivery])
-    shard = live.store.shard
+    return live
+
+
+def _placed_and_emitted(runtime: ShardRuntime, make_inbound, event) -> int:
+    """A shard that applied one OrderPlaced, store closed; its number."""
+    live = _placed(runtime, make_inbound, event)
     live.store.close()
-    return shard
+    return live.store.shard
 
 
 def test_a_store_older_than_its_snapshot_is_refused_not_resumed(make_settings, make_inbound, event):
@@ -81,12 +86,7 @@ def test_a_store_older_than_its_snapshot_is_refused_not_resumed(make_settings, m
 
 @pytest.mark.parametrize("sync", [True, False])
 def test_a_snapshot_syncs_the_written_store_unless_turned_off(make_settings, make_inbound, event, sync):
-    runtime = build_runtime(get_pipeline("order_saga"), make_settings(state__sync_at_snapshot=str(sync).lower()))
-    placed = event("OrderPlaced", "o-1", customer_id="c", amount=10, currency="EUR",
-                   items=[{"sku": "s", "quantity": 1}])
-    (_, delivery), = runtime.operators.route(("", make_inbound(placed)))
-    logic = runtime.builder(None)
-    logic.on_batch([delivery])
+    logic = _placed(_runtime(make_settings, state__sync_at_snapshot=str(sync).lower()), make_inbound, event)
     assert logic.store.needs_sync
     logic.snapshot()
     assert logic.store.needs_sync is not sync
