@@ -25,13 +25,13 @@ from pathlib import Path
 from bench.saga_env import PIPELINE, patched_environ
 from bench.scale import Scale
 from bench.workload import Workload
-from eventyard.records import SourceMessage
-from eventyard.routing import shard_of
+from eventyard.core.records import SourceMessage
+from eventyard.core.routing import shard_of
 from eventyard.runtime.collector import settle_collector
-from operators.decode import Decoder, Inbound
-from pipelines import get_pipeline
-from pipelines.flow import build_runtime
-from state import ShardStore
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.pipelines import get_pipeline
+from eventyard.runtime.flow import build_runtime
+from eventyard.state import ShardStore
 
 __all__ = ["run"]
 

@@ -37,13 +37,13 @@ import psutil
 from bench.open_state import REMINDER_AFTER_S, TIMEOUT_S
 from bench.saga_env import PIPELINE, patched_environ
 from bench.workload import Workload
-from eventyard.records import SourceMessage
-from eventyard.routing import shard_of
-from operators.decode import Decoder, Inbound
-from pipelines import get_pipeline
-from pipelines.flow import build_runtime
-from state import ShardStore
-from state.memory import store_memory
+from eventyard.core.records import SourceMessage
+from eventyard.core.routing import shard_of
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.pipelines import get_pipeline
+from eventyard.runtime.flow import build_runtime
+from eventyard.state import ShardStore
+from eventyard.state.memory import store_memory
 
 __all__ = ["run", "rocksdb_mb", "malloc_mb"]
 

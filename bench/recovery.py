@@ -19,7 +19,7 @@ from bench.open_state import Session
 from bench.saga_env import BenchError, SagaEnv
 from bench.scale import Scale
 from bench.workload import Workload, publish
-from state import ShardStore, StateDirectory
+from eventyard.state import ShardStore, StateDirectory
 
 __all__ = ["run"]
 

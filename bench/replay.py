@@ -16,7 +16,7 @@ from bench.scale import Scale
 from bench.workload import Workload, publish
 from eventyard.kafka.reader import merged, open_streams
 from eventyard.replay import run_replay
-from operators.decisions import merge_key
+from eventyard.operators.decisions import merge_key
 
 __all__ = ["run"]
 

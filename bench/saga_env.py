@@ -19,12 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.broker import EmbeddedBroker
 from eventyard.kafka import create_topics
 from eventyard.ports import free_ports
 from eventyard.runtime import PipelineSupervisor
-from pipelines import get_pipeline
+from eventyard.pipelines import get_pipeline
 
 __all__ = ["SagaEnv", "Progress", "patched_environ", "BenchError"]
 

@@ -19,7 +19,7 @@ from bench.saga_env import Progress, SagaEnv
 from bench.scale import Scale
 from bench.stats import percentile
 from bench.workload import Workload, consumer_from_start, publish
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 
 __all__ = ["run", "confluent_supported", "drain_rate"]
 

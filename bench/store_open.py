@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from state import ShardStore
+from eventyard.state import ShardStore
 
 __all__ = ["main"]
 
@@ -34,7 +34,7 @@ _WRITER = r"""
 import os, sys, orjson
 from pathlib import Path
 from rocksdict import WriteBatch
-from state import ShardStore, keys
+from eventyard.state import ShardStore, keys
 root, shards, workflows = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 stores = [ShardStore.open(root / f"shard-{s:05d}", s, create=True) for s in range(shards)]
 value = orjson.dumps({"state": "awaiting_payment", "data": {"amount": 12.5, "items": ["x"] * 20}})

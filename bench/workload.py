@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from eventyard.demo.traffic import FAST_OUTCOMES, Outcome, plan_orders
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["Workload", "publish", "INPUT_TOPICS", "consumer_from_start"]
 

@@ -1,7 +1,7 @@
 """Typed settings: `config/<pipeline>.yaml` overridden by EVENTYARD_<SECTION>__<KEY>."""
 
-from config.durations import Duration, parse_duration
-from config.settings import (
+from eventyard.config.durations import Duration, parse_duration
+from eventyard.config.settings import (
     EventyardSettings,
     KafkaSettings,
     OperatorSpec,

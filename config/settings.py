@@ -14,8 +14,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from config.durations import Duration
-from eventyard.errors import ConfigError
+from eventyard.config.durations import Duration
+from eventyard.core.errors import ConfigError
 
 __all__ = [
     "KafkaSettings",

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from eventyard.errors import BrokerError
+from eventyard.core.errors import BrokerError
 from eventyard.ports import free_ports
 from eventyard.orphans import ending_with_this_process
 

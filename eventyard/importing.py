@@ -5,33 +5,23 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-__all__ = ["import_path", "project_on_path", "python_module_command", "PACKAGE_ROOT"]
-
-# The directory holding Eventyard's top-level packages (site-packages, or a checkout).
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["import_path", "project_on_path", "python_module_command"]
 
 
 def python_module_command(module: str) -> list[str]:
-    """`python -m module` for a child process, immune to the working directory.
-
-    `-P` keeps the working directory off the front of sys.path, where a project's
-    own `config` or `state` package would shadow Eventyard's; not needed (and it
-    would hide the packages) when the working directory is where they live.
-    """
-    safe = [] if Path.cwd().resolve() == PACKAGE_ROOT else ["-P"]
-    return [sys.executable, *safe, "-m", module]
+    """`python -m module` for a child process, with this interpreter."""
+    return [sys.executable, "-m", module]
 
 
 def project_on_path() -> None:
     """Let `module:attribute` pipelines and YAML operators live in the user's project
-    directory (the working directory), as with `python -m`. Appended, after
-    Eventyard's own packages were imported, so a project's `config/` or `state/`
-    never shadows them."""
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
+    directory (the working directory), as with `python -m`. Everything of
+    Eventyard's lives under `eventyard.`, so a project's own `config` or `state`
+    package cannot shadow it."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def import_path(path: str) -> Any:

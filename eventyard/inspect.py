@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from config import EventyardSettings
-from eventyard.errors import StoreMissingError
-from eventyard.routing import shard_of
+from eventyard.config import EventyardSettings
+from eventyard.core.errors import StoreMissingError
+from eventyard.core.routing import shard_of
 from eventyard.runtime.cluster import recorded_machine
-from state import OutboxEntry, ShardStore, StateDirectory
+from eventyard.state import OutboxEntry, ShardStore, StateDirectory
 
 __all__ = ["InstanceView", "read_instance"]
 

@@ -32,10 +32,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from eventyard.catalog import Payload
-from eventyard.envelope import Envelope
-from eventyard.errors import OperatorDefinitionError
-from eventyard.records import SourceMessage
+from eventyard.core.catalog import Payload
+from eventyard.core.envelope import Envelope
+from eventyard.core.errors import OperatorDefinitionError
+from eventyard.core.records import SourceMessage
 
 __all__ = ["Operator", "Context", "Event", "Timer", "Emit", "RetryableError", "RESERVED_FIELDS"]
 

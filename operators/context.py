@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from eventyard.envelope import utc_from_ms
-from eventyard.errors import OperatorDefinitionError
-from operators.api import RESERVED_FIELDS, Context, Emit, Event
-from operators.retry import RETRY_TIMER
+from eventyard.core.envelope import utc_from_ms
+from eventyard.core.errors import OperatorDefinitionError
+from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
+from eventyard.operators.retry import RETRY_TIMER
 
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
 

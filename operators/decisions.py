@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from eventyard.envelope import iso_utc
-from eventyard.records import OutRecord, SourceMessage
-from eventyard.routing import derived_event_id
+from eventyard.core.envelope import iso_utc
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.core.routing import derived_event_id
 
 __all__ = ["merge_key", "MergeKey", "timer_fired", "applied_out_of_order", "TIMER_FIRED", "OUT_OF_ORDER"]
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import orjson
 from pydantic import ValidationError
 
-from eventyard import metrics
-from eventyard.catalog import EventCatalog, Payload
-from eventyard.deadletter import DeadLetterRecord, Reason
-from eventyard.envelope import Envelope
-from eventyard.records import SourceMessage
-from eventyard.routing import shard_key, shard_of
+from eventyard.observe import metrics
+from eventyard.core.catalog import EventCatalog, Payload
+from eventyard.core.deadletter import DeadLetterRecord, Reason
+from eventyard.core.envelope import Envelope
+from eventyard.core.records import SourceMessage
+from eventyard.core.routing import shard_key, shard_of
 
 __all__ = ["Inbound", "Decoder", "STEP"]
 

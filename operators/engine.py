@@ -21,22 +21,22 @@ from typing import Any
 
 import orjson
 
-from eventyard import metrics, tracing
-from eventyard.catalog import EventCatalog
-from eventyard.deadletter import DeadLetterRecord, Reason
-from eventyard.envelope import Envelope, epoch_ms, iso_utc, utc_from_ms, utc_now
-from eventyard.logs import log_context
-from eventyard.records import OutRecord, SourceMessage
-from eventyard.routing import derived_event_id
-from operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
-from operators.context import KeyContext
-from operators.decisions import applied_out_of_order, timer_fired
-from operators.decode import Inbound
-from operators.held import HeldEvents
-from operators.retry import RETRY_TIMER, RetryPolicy
-from operators.workflow import Workflow
-from operators.workflow_operator import WorkflowOperator
-from state import ShardTransaction, TimerEntry
+from eventyard.observe import metrics, tracing
+from eventyard.core.catalog import EventCatalog
+from eventyard.core.deadletter import DeadLetterRecord, Reason
+from eventyard.core.envelope import Envelope, epoch_ms, iso_utc, utc_from_ms, utc_now
+from eventyard.observe.logs import log_context
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.core.routing import derived_event_id
+from eventyard.operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
+from eventyard.operators.context import KeyContext
+from eventyard.operators.decisions import applied_out_of_order, timer_fired
+from eventyard.operators.decode import Inbound
+from eventyard.operators.held import HeldEvents
+from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
+from eventyard.operators.workflow import Workflow
+from eventyard.operators.workflow_operator import WorkflowOperator
+from eventyard.state import ShardTransaction, TimerEntry
 
 __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "SCOPE_SEP", "split_scope"]
 

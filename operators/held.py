@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from operators.api import Context, Event
+from eventyard.operators.api import Context, Event
 
 __all__ = ["HeldEvents"]
 

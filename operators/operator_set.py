@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eventyard.errors import OperatorDefinitionError
-from eventyard.records import OutRecord
-from eventyard.routing import shard_key, shard_of
-from operators.api import Event
-from operators.decode import Inbound
-from operators.engine import OperatorEngine, split_scope
-from state import ShardTransaction, TimerEntry
+from eventyard.core.errors import OperatorDefinitionError
+from eventyard.core.records import OutRecord
+from eventyard.core.routing import shard_key, shard_of
+from eventyard.operators.api import Event
+from eventyard.operators.decode import Inbound
+from eventyard.operators.engine import OperatorEngine, split_scope
+from eventyard.state import ShardTransaction, TimerEntry
 
 __all__ = ["Delivery", "OperatorSet"]
 

@@ -6,7 +6,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from operators.api import RetryableError
+from eventyard.operators.api import RetryableError
 
 __all__ = ["RetryPolicy", "RETRY_TIMER"]
 

@@ -31,13 +31,13 @@ from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-from eventyard import metrics
-from eventyard.envelope import epoch_ms, utc_from_ms
-from eventyard.errors import StoreBehindError, StoreError
-from eventyard.records import InputTick, OutRecord
-from eventyard.routing import shard_of
-from operators.operator_set import Delivery, OperatorSet
-from state import ShardStore, StateDirectory, TimerEntry
+from eventyard.observe import metrics
+from eventyard.core.envelope import epoch_ms, utc_from_ms
+from eventyard.core.errors import StoreBehindError, StoreError
+from eventyard.core.records import InputTick, OutRecord
+from eventyard.core.routing import shard_of
+from eventyard.operators.operator_set import Delivery, OperatorSet
+from eventyard.state import ShardStore, StateDirectory, TimerEntry
 
 __all__ = ["ShardRuntime", "ShardLogic", "ShardTick"]
 

@@ -16,7 +16,7 @@
             order.finish("cancelled")
 
 Handlers only describe decisions. A workflow runs as an operator
-(operators.workflow_operator) on the public operator API (operators.api), so
+(operators.workflow_operator) on the public operator API (eventyard.operators.api), so
 persistence, dedup, timers and delivery are the engine's job (operators.engine).
 """
 
@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from eventyard.errors import WorkflowDefinitionError
-from operators.api import Emit, Event, RetryableError
+from eventyard.core.errors import WorkflowDefinitionError
+from eventyard.operators.api import Emit, Event, RetryableError
 
 __all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from eventyard.deadletter import Reason
-from operators.api import Context, Event, Operator, Timer
-from operators.workflow import Instance, Workflow
+from eventyard.core.deadletter import Reason
+from eventyard.operators.api import Context, Event, Operator, Timer
+from eventyard.operators.workflow import Instance, Workflow
 
 __all__ = ["WorkflowOperator", "EXPIRE_TIMER", "ORPHAN_TIMER"]
 

@@ -1,6 +1,6 @@
 """Pipelines: compositions of the Kafka edge, decoding and workflow operators."""
 
-from pipelines.definition import PipelineDefinition
-from pipelines.registry import get_pipeline, pipeline_names
+from eventyard.pipelines.definition import PipelineDefinition
+from eventyard.pipelines.registry import get_pipeline, pipeline_names
 
 __all__ = ["PipelineDefinition", "get_pipeline", "pipeline_names"]

@@ -11,10 +11,10 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from config import EventyardSettings, load_settings
-from eventyard.catalog import EventCatalog
-from operators.api import Operator
-from operators.workflow import Workflow
+from eventyard.config import EventyardSettings, load_settings
+from eventyard.core.catalog import EventCatalog
+from eventyard.operators.api import Operator
+from eventyard.operators.workflow import Workflow
 
 __all__ = ["PipelineDefinition", "OperatorFactory"]
 

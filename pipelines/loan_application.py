@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from config import Duration, EventyardSettings
-from operators.workflow import Event, Instance, Workflow, on, on_timeout
-from pipelines.definition import PipelineDefinition
-from pipelines.loan_application_events import CATALOG
+from eventyard.config import Duration, EventyardSettings
+from eventyard.operators.workflow import Event, Instance, Workflow, on, on_timeout
+from eventyard.pipelines.definition import PipelineDefinition
+from eventyard.pipelines.loan_application_events import CATALOG
 
 __all__ = ["LoanApplication", "LoanApplicationOptions", "PIPELINE"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from eventyard.catalog import EventCatalog, EventSpec, Payload
+from eventyard.core.catalog import EventCatalog, EventSpec, Payload
 
 __all__ = ["CATALOG", "LoanApplicationSubmitted", "CreditCheckCompleted", "DocumentsVerified",
            "DocumentsRejected", "ManualReviewCompleted", "LoanDisbursed", "ApplicationWithdrawn"]

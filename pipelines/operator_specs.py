@@ -2,7 +2,7 @@
 
     pipeline:
       operators:
-        - use: operators.examples.velocity:VelocityDetector
+        - use: eventyard.operators.examples.velocity:VelocityDetector
           options: {event_type: PaymentReceived, key_field: customer_id, limit: 3, window: 10m}
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from config import OperatorSpec
-from eventyard.errors import ConfigError
+from eventyard.config import OperatorSpec
+from eventyard.core.errors import ConfigError
 from eventyard.importing import import_path
-from operators.api import Operator
+from eventyard.operators.api import Operator
 
 __all__ = ["load_operator"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from eventyard.catalog import EventCatalog, EventSpec, Payload
+from eventyard.core.catalog import EventCatalog, EventSpec, Payload
 
 __all__ = ["CATALOG", "OrderPlaced", "PaymentReceived", "PaymentFailed", "InventoryReserved",
            "InventoryUnavailable", "ShipmentCreated", "OrderItem"]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from eventyard.errors import PipelineNotFoundError
+from eventyard.core.errors import PipelineNotFoundError
 from eventyard.importing import import_path
-from pipelines.definition import PipelineDefinition
+from eventyard.pipelines.definition import PipelineDefinition
 
 __all__ = ["get_pipeline", "pipeline_names"]
 
 _PIPELINES = {
-    "order_saga": "pipelines.order_saga:PIPELINE",
-    "loan_application": "pipelines.loan_application:PIPELINE",
+    "order_saga": "eventyard.pipelines.order_saga:PIPELINE",
+    "loan_application": "eventyard.pipelines.loan_application:PIPELINE",
 }
 
 

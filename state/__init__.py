@@ -5,8 +5,8 @@ Layering (as in Quix Streams): `StateDirectory` (all shards of a pipeline) ->
 effects of one event or one timer, committed atomically).
 """
 
-from state.directory import StateDirectory
-from state.store import OutboxEntry, ShardStore, TimerEntry
-from state.transaction import ShardTransaction
+from eventyard.state.directory import StateDirectory
+from eventyard.state.store import OutboxEntry, ShardStore, TimerEntry
+from eventyard.state.transaction import ShardTransaction
 
 __all__ = ["StateDirectory", "ShardStore", "ShardTransaction", "OutboxEntry", "TimerEntry"]

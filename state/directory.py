@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from eventyard.errors import StoreError
+from eventyard.core.errors import StoreError
 
 __all__ = ["StateDirectory"]
 
@@ -63,7 +63,7 @@ class StateDirectory:
 
     def read_instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every workflow instance of every shard, opened read-only (safe next to a writer)."""
-        from state.store import ShardStore
+        from eventyard.state.store import ShardStore
 
         for shard in self.existing_shards():
             store = ShardStore.open(self.shard_path(shard), shard, read_only=True)

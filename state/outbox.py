@@ -17,7 +17,7 @@ import struct
 
 import orjson
 
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["encode_entry", "decode_entry", "entry_created_ms"]
 

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rocksdict import AccessType, Options, Rdict, WriteBatch
 
-from eventyard.errors import StoreCorruptError, StoreLockedError, StoreMissingError
-from eventyard.records import OutRecord
-from state import keys
-from state.memory import store_memory
-from state.outbox import decode_entry, entry_created_ms
+from eventyard.core.errors import StoreCorruptError, StoreLockedError, StoreMissingError
+from eventyard.core.records import OutRecord
+from eventyard.state import keys
+from eventyard.state.memory import store_memory
+from eventyard.state.outbox import decode_entry, entry_created_ms
 
 if TYPE_CHECKING:
-    from state.transaction import ShardTransaction
+    from eventyard.state.transaction import ShardTransaction
 
 __all__ = ["ShardStore", "TimerEntry", "OutboxEntry"]
 
@@ -109,7 +109,7 @@ class ShardStore:
 
     def transaction(self, grouped: bool = False) -> "ShardTransaction":
         """A transaction; `grouped` ones write only on `flush()` (one batch for many events)."""
-        from state.transaction import ShardTransaction
+        from eventyard.state.transaction import ShardTransaction
 
         return ShardTransaction(self, grouped)
 

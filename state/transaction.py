@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rocksdict import WriteBatch
 
-from eventyard.records import OutRecord
-from state import keys
-from state.outbox import encode_entry
+from eventyard.core.records import OutRecord
+from eventyard.state import keys
+from eventyard.state.outbox import encode_entry
 
 if TYPE_CHECKING:
-    from state.store import ShardStore
+    from eventyard.state.store import ShardStore
 
 __all__ = ["ShardTransaction"]
 

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.broker import EmbeddedBroker
 from eventyard.demo.driver import TrafficDriver
 from eventyard.demo.traffic import envelope_record
-from eventyard.records import OutRecord, SourceMessage
-from operators.decode import Decoder, Inbound
-from operators.engine import WorkflowEngine
-from pipelines import get_pipeline
-from pipelines.flow import build_engine
-from state import ShardStore
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.engine import WorkflowEngine
+from eventyard.pipelines import get_pipeline
+from eventyard.runtime.flow import build_engine
+from eventyard.state import ShardStore
 
 REPO = Path(__file__).resolve().parent.parent
 

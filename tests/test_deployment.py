@@ -10,8 +10,8 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from eventyard import metrics as eventyard_metrics
-from pipelines import get_pipeline
+from eventyard.observe import metrics as eventyard_metrics
+from eventyard.pipelines import get_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -46,7 +46,7 @@ _SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_
 
 
 def _exported_series() -> dict[str, set[str]]:
-    """Series name -> label names, for every metric eventyard.metrics defines."""
+    """Series name -> label names, for every metric eventyard.observe.metrics defines."""
     series = {}
     for name in eventyard_metrics.__all__:
         collector = getattr(eventyard_metrics, name)

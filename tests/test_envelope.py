@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from eventyard.envelope import Envelope, iso_utc
+from eventyard.core.envelope import Envelope, iso_utc
 
 
 def test_occurred_at_of_a_millisecond_is_rfc3339_utc_and_reads_back_as_that_instant():

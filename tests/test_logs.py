@@ -7,8 +7,8 @@ import threading
 import orjson
 import pytest
 
-from eventyard.errors import ConfigError
-from eventyard.logs import JsonFormatter, TextFormatter, configure_logging, log_context
+from eventyard.core.errors import ConfigError
+from eventyard.observe.logs import JsonFormatter, TextFormatter, configure_logging, log_context
 
 
 @pytest.fixture

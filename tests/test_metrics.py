@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from eventyard import metrics
+from eventyard.observe import metrics
 
 
 def _value(name: str, **labels: str) -> float | None:

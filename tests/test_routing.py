@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from eventyard.routing import derived_event_id, shard_key, shard_of
+from eventyard.core.routing import derived_event_id, shard_key, shard_of
 
 NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
 

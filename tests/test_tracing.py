@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from eventyard.tracing import (SAMPLED, TraceParent, extract, output_headers, parse_traceparent,
+from eventyard.observe.tracing import (SAMPLED, TraceParent, extract, output_headers, parse_traceparent,
                                span_id_for, trace_id_for, trace_id_of)
 
 # The example of the W3C recommendation.

@@ -15,7 +15,7 @@ from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_
 from eventyard.cli.dlq import dlq_app
 from eventyard.cli.replay import replay
 from eventyard.cli.state import state_app
-from eventyard.logs import LogFormatChoice, configure_logging
+from eventyard.observe.logs import LogFormatChoice, configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Create and inspect a pipeline's topics.")
@@ -43,7 +43,7 @@ def run(
         envvar="EVENTYARD_MACHINE", help="this machine's position in --cluster, from 0")] = None,
 ) -> None:
     """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
-    from eventyard.errors import ConfigError
+    from eventyard.core.errors import ConfigError
     from eventyard.runtime import PipelineSupervisor
     from eventyard.runtime.cluster import ClusterLayout
 

@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from config import EventyardSettings
-from eventyard.errors import EventyardError
+from eventyard.config import EventyardSettings
+from eventyard.core.errors import EventyardError
 from eventyard.importing import project_on_path
-from pipelines import PipelineDefinition, get_pipeline
+from eventyard.pipelines import PipelineDefinition, get_pipeline
 
 __all__ = ["console", "err_console", "ConfigOption", "PipelineArg", "load", "user_errors"]
 

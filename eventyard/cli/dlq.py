@@ -19,14 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from eventyard.cli.common import ConfigOption, PipelineArg, console, err_console, load, user_errors
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.dlq import (DeadLetterFilter, DeadLetterView, RedriveCheckpoint, RedriveLedger, RedriveRequest,
                            summarize)
 from eventyard.dlq.format import short_time, show_lines, stats_tables, tail_line, view_detail, view_summary
 from eventyard.dlq.report import dry_run_json, dry_run_lines, result_json, result_lines
 from eventyard.dlq.view import parse_position, parse_reason, parse_time
-from eventyard.envelope import utc_now
-from eventyard.errors import DeadLetterError
+from eventyard.core.envelope import utc_now
+from eventyard.core.errors import DeadLetterError
 
 if TYPE_CHECKING:
     from eventyard.dlq.reader import DeadLetterReader

@@ -7,7 +7,7 @@ from dataclasses import replace
 import orjson
 
 from eventyard.demo.traffic import envelope_record
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["bad_messages"]
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.client import source_message
-from eventyard.records import SourceMessage
+from eventyard.core.records import SourceMessage
 
 __all__ = ["OutputCollector", "Tally"]
 

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable
 
 from kafka import KafkaProducer
 
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.demo.collector import OutputCollector
 from eventyard.demo.traffic import OrderScenario
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["TrafficDriver"]
 

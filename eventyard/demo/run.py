@@ -18,7 +18,7 @@ from eventyard.demo.driver import TrafficDriver
 from eventyard.demo.traffic import plan_orders
 from eventyard.kafka import create_topics
 from eventyard.runtime import PipelineSupervisor
-from pipelines import get_pipeline
+from eventyard.pipelines import get_pipeline
 
 __all__ = ["run_demo", "summary_table"]
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import orjson
 
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["Outcome", "OrderScenario", "plan_orders", "envelope_record", "ALL_OUTCOMES",
            "FAST_OUTCOMES", "TIMEOUT_OUTCOMES"]

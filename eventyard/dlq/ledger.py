@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from eventyard.errors import DeadLetterError
+from eventyard.core.errors import DeadLetterError
 
 __all__ = ["RedriveLedger"]
 

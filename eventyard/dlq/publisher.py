@@ -7,9 +7,9 @@ from types import TracebackType
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from config import KafkaSettings
-from eventyard.errors import DeadLetterError
-from eventyard.records import OutRecord
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import DeadLetterError
+from eventyard.core.records import OutRecord
 
 __all__ = ["RecordPublisher"]
 

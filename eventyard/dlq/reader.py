@@ -14,9 +14,9 @@ from types import TracebackType
 
 from kafka import KafkaConsumer, TopicPartition
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.dlq.view import DeadLetterView
-from eventyard.errors import TopicMissingError
+from eventyard.core.errors import TopicMissingError
 from eventyard.kafka.client import caught_up, source_message
 
 __all__ = ["DeadLetterReader"]

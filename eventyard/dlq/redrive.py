@@ -16,11 +16,11 @@ from pathlib import Path
 
 import orjson
 
-from eventyard.deadletter import ERROR_HEADERS
+from eventyard.core.deadletter import ERROR_HEADERS
 from eventyard.dlq.view import REDRIVE_COUNT_HEADER, DeadLetterFilter, DeadLetterView, header_text
-from eventyard.envelope import utc_now
-from eventyard.errors import DeadLetterError
-from eventyard.records import Headers, OutRecord
+from eventyard.core.envelope import utc_now
+from eventyard.core.errors import DeadLetterError
+from eventyard.core.records import Headers, OutRecord
 
 __all__ = ["RedriveRequest", "RedriveSelection", "RedriveCheckpoint", "RedrivePlan", "RedriveResult",
            "redrive_headers", "redrive_record"]

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import orjson
 
-from eventyard.deadletter import Reason
-from eventyard.errors import DeadLetterError
-from eventyard.records import Headers, SourceMessage
+from eventyard.core.deadletter import Reason
+from eventyard.core.errors import DeadLetterError
+from eventyard.core.records import Headers, SourceMessage
 
 __all__ = [
     "DeadLetterView",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from config import KafkaSettings
-from eventyard.errors import TopicMissingError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import TopicMissingError
 from eventyard.kafka.client import kafka_errors
 
 __all__ = ["create_topics", "ensure_topics_exist", "existing_topics"]

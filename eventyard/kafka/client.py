@@ -9,9 +9,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from config import KafkaSettings
-from eventyard.errors import KafkaUnavailableError
-from eventyard.records import SourceMessage
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import KafkaUnavailableError
+from eventyard.core.records import SourceMessage
 
 __all__ = ["source_message", "caught_up", "kafka_errors", "fetch_wanted", "assign_below_cap"]
 

@@ -11,8 +11,8 @@ import logging
 from types import ModuleType
 from typing import Any
 
-from config import KafkaSettings
-from eventyard.errors import ConfigError, KafkaUnavailableError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import ConfigError, KafkaUnavailableError
 
 __all__ = ["confluent_kafka", "common_config", "consumer_config", "producer_config", "unavailable"]
 

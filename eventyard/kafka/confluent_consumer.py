@@ -18,12 +18,12 @@ import logging
 from collections import deque
 from typing import Any
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.client import fetch_wanted
 from eventyard.kafka.confluent_client import confluent_kafka, consumer_config, unavailable
 from eventyard.kafka.partition import missing_input
 from eventyard.kafka.pool import SharedClients
-from eventyard.records import SourceMessage
+from eventyard.core.records import SourceMessage
 
 __all__ = ["ConfluentWorkerConsumer", "worker_consumers"]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from bytewax.outputs import StatefulSinkPartition
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.confluent_client import confluent_kafka, producer_config, unavailable
 from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import count_out
 from eventyard.kafka.pool import SharedClients
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["ConfluentSink", "ConfluentProducer"]
 

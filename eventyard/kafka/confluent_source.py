@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from bytewax.inputs import FixedPartitionedSource
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.confluent_client import confluent_kafka, consumer_config, unavailable
 from eventyard.kafka.confluent_consumer import worker_consumers
 from eventyard.kafka.partition import EdgeSourcePartition, missing_input, parse_part, part_name
-from eventyard.records import InputTick, SourceMessage
+from eventyard.core.records import InputTick, SourceMessage
 
 __all__ = ["ConfluentSource", "ConfluentSourcePartition"]
 

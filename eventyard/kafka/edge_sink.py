@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bytewax.outputs import FixedPartitionedSink
 
-from config import KafkaSettings
-from eventyard.errors import ConfigError
-from eventyard.records import OutRecord
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import ConfigError
+from eventyard.core.records import OutRecord
 
 __all__ = ["EdgeSink", "MAX_PROCESSES", "process_part"]
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 from prometheus_client import Gauge
 
-from eventyard import metrics
-from eventyard.records import OutRecord
+from eventyard.observe import metrics
+from eventyard.core.records import OutRecord
 
 __all__ = ["PartitionMeter", "count_out"]
 

@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 
 from bytewax.inputs import StatefulSourcePartition
 
-from config import KafkaSettings
-from eventyard.errors import TopicMissingError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import TopicMissingError
 from eventyard.kafka.meter import PartitionMeter
-from eventyard.records import InputTick, SourceMessage
+from eventyard.core.records import InputTick, SourceMessage
 
 __all__ = ["EdgeSourcePartition", "part_name", "parse_part", "missing_input"]
 

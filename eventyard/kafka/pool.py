@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 
 __all__ = ["SharedClients"]
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
-from config import KafkaSettings
-from eventyard.errors import TopicMissingError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import TopicMissingError
 from eventyard.kafka.client import assign_below_cap, caught_up, source_message
-from eventyard.records import SourceMessage
+from eventyard.core.records import SourceMessage
 
 __all__ = ["PartitionStream", "SharedFetch", "open_streams", "merged", "read_topic"]
 

@@ -15,13 +15,13 @@ from typing import Any
 from bytewax.outputs import StatefulSinkPartition
 from kafka import KafkaProducer
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.client import kafka_errors
 from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import count_out
 from eventyard.kafka.partitioner import KeyHashPartitioner
 from eventyard.kafka.pool import SharedClients
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 __all__ = ["KafkaSink", "ProducerPool"]
 

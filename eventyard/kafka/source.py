@@ -11,11 +11,11 @@ from __future__ import annotations
 from bytewax.inputs import FixedPartitionedSource
 from kafka import KafkaConsumer, TopicPartition
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.client import kafka_errors, source_message
 from eventyard.kafka.partition import EdgeSourcePartition, missing_input, parse_part, part_name
 from eventyard.kafka.worker_consumer import WorkerConsumers
-from eventyard.records import InputTick, SourceMessage
+from eventyard.core.records import InputTick, SourceMessage
 
 __all__ = ["KafkaSource", "KafkaSourcePartition"]
 

@@ -7,8 +7,8 @@ import logging
 from bytewax.inputs import FixedPartitionedSource
 from bytewax.outputs import FixedPartitionedSink
 
-from config import KafkaSettings
-from eventyard.records import InputTick, OutRecord, SourceMessage
+from eventyard.config import KafkaSettings
+from eventyard.core.records import InputTick, OutRecord, SourceMessage
 
 __all__ = ["make_source", "make_sink"]
 

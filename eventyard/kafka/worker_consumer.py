@@ -19,7 +19,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka.client import assign_below_cap, kafka_errors
 from eventyard.kafka.pool import SharedClients
 

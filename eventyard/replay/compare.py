@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from state import StateDirectory
+from eventyard.state import StateDirectory
 
 __all__ = ["StateDiff", "compare_states"]
 

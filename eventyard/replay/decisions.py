@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from eventyard.records import SourceMessage
-from operators.decisions import OUT_OF_ORDER, TIMER_FIRED
+from eventyard.core.records import SourceMessage
+from eventyard.operators.decisions import OUT_OF_ORDER, TIMER_FIRED
 
 __all__ = ["DecisionLog", "Coords"]
 

@@ -8,16 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import EventyardSettings
-from eventyard.deadletter import DeadLetterRecord
-from eventyard.records import OutRecord, SourceMessage
+from eventyard.config import EventyardSettings
+from eventyard.core.deadletter import DeadLetterRecord
+from eventyard.core.records import OutRecord, SourceMessage
 from eventyard.replay.decisions import Coords, DecisionLog
-from eventyard.routing import shard_of
-from operators.decode import Decoder, Inbound
-from operators.operator_set import Delivery, OperatorSet
-from pipelines.definition import PipelineDefinition
-from pipelines.flow import build_operators
-from state import ShardStore, ShardTransaction, StateDirectory, TimerEntry
+from eventyard.core.routing import shard_of
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.operator_set import Delivery, OperatorSet
+from eventyard.pipelines.definition import PipelineDefinition
+from eventyard.runtime.flow import build_operators
+from eventyard.state import ShardStore, ShardTransaction, StateDirectory, TimerEntry
 
 __all__ = ["Rebuilder", "RebuildStats", "GROUP_DELIVERIES"]
 

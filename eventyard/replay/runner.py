@@ -9,13 +9,13 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.kafka.reader import PartitionStream, merged, open_streams, read_topic
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 from eventyard.replay.decisions import DecisionLog
 from eventyard.replay.rebuild import Rebuilder, RebuildStats
-from operators.decisions import merge_key
-from pipelines.definition import PipelineDefinition
+from eventyard.operators.decisions import merge_key
+from eventyard.pipelines.definition import PipelineDefinition
 
 __all__ = ["ReplayProgress", "ReplayResult", "run_replay"]
 

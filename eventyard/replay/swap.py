@@ -6,8 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
-from eventyard.errors import EventyardError, StoreLockedError
-from state import ShardStore, StateDirectory
+from eventyard.core.errors import EventyardError, StoreLockedError
+from eventyard.state import ShardStore, StateDirectory
 
 __all__ = ["ReplayRefused", "ensure_not_running", "swap_in", "discard"]
 

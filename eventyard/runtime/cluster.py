@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from bytewax.recovery import init_db_dir
 
-from eventyard.errors import ConfigError
+from eventyard.core.errors import ConfigError
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.ports import free_ports
 

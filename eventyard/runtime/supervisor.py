@@ -11,13 +11,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from config import EventyardSettings
+from eventyard.config import EventyardSettings
 from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
-from state import StateDirectory
+from eventyard.state import StateDirectory
 
 __all__ = ["PipelineSupervisor"]
 
@@ -25,13 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def worker_command(pipeline: str, config_file: Path | None = None) -> list[str]:
-    """How a worker process is started (add --process-id/--addresses for a cluster).
-
-    The working directory is not put first on sys.path (`python_module_command`),
-    so a user's own `config/` or `state/` directory (or package) there cannot
-    shadow Eventyard's top-level packages; the worker appends it after they are
-    imported, for `module:attribute` pipelines.
-    """
+    """How a worker process is started (add --process-id/--addresses for a cluster)."""
     command = [*python_module_command("eventyard.runtime.worker"), pipeline]
     return command + ["--config", str(config_file)] if config_file is not None else command
 

@@ -17,15 +17,15 @@ from types import FrameType
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from eventyard import metrics
-from eventyard.errors import EventyardError
+from eventyard.observe import metrics
+from eventyard.core.errors import EventyardError
 from eventyard.importing import project_on_path
-from eventyard.logs import configure_logging
+from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas
 from eventyard.runtime.peers import PeerWatch
-from pipelines import get_pipeline
-from pipelines.flow import build_flow
+from eventyard.pipelines import get_pipeline
+from eventyard.runtime.flow import build_flow
 
 log = logging.getLogger("eventyard.worker")
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        project_on_path()  # started with -P (see supervisor.worker_command)
+        project_on_path()  # `module:attribute` pipelines of the user's project
         definition = get_pipeline(args.pipeline)
         settings = definition.settings(args.config)
         # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.

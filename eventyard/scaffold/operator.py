@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from eventyard.errors import EventyardError
+from eventyard.core.errors import EventyardError
 
 __all__ = ["new_operator", "ScaffoldResult", "ScaffoldError"]
 

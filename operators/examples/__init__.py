@@ -1,6 +1,6 @@
-"""Example operators built on the public API (operators.api); see docs/operators.md."""
+"""Example operators built on the public API (eventyard.operators.api); see docs/operators.md."""
 
-from operators.examples.inactivity import InactivityDetector
-from operators.examples.velocity import VelocityDetector
+from eventyard.operators.examples.inactivity import InactivityDetector
+from eventyard.operators.examples.velocity import VelocityDetector
 
 __all__ = ["VelocityDetector", "InactivityDetector"]

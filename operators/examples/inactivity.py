@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from config import Duration
-from operators.api import Context, Event, Operator, Timer
+from eventyard.config import Duration
+from eventyard.operators.api import Context, Event, Operator, Timer
 
 __all__ = ["InactivityDetector", "InactivityOptions", "LastActivity"]
 

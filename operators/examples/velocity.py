@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from config import Duration
-from operators.api import Context, Event, Operator, Timer
+from eventyard.config import Duration
+from eventyard.operators.api import Context, Event, Operator, Timer
 
 __all__ = ["VelocityDetector", "VelocityOptions", "VelocityState"]
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from config import parse_duration
-from eventyard.errors import ConfigError
-from pipelines import get_pipeline
+from eventyard.config import parse_duration
+from eventyard.core.errors import ConfigError
+from eventyard.pipelines import get_pipeline
 
 
 def test_yaml_defaults_are_loaded(make_settings):

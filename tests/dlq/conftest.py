@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from eventyard.deadletter import DeadLetterRecord, Reason
+from eventyard.core.deadletter import DeadLetterRecord, Reason
 from eventyard.demo.traffic import envelope_record
 from eventyard.dlq.view import DeadLetterView
-from eventyard.records import Headers, SourceMessage
+from eventyard.core.records import Headers, SourceMessage
 
 FAILED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

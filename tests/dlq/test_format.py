@@ -1,6 +1,6 @@
 import orjson
 
-from eventyard.deadletter import Reason
+from eventyard.core.deadletter import Reason
 from eventyard.dlq.format import hexdump, one_line, payload_text, show_lines, tail_line, view_detail, view_summary
 
 

@@ -1,12 +1,12 @@
 import pytest
 
-from eventyard.deadletter import ERROR_HEADERS, Reason
+from eventyard.core.deadletter import ERROR_HEADERS, Reason
 from eventyard.dlq.ledger import RedriveLedger
 from eventyard.dlq.redrive import (RedriveCheckpoint, RedriveRequest, RedriveSelection, redrive_headers,
                                    redrive_record)
 from eventyard.dlq.runner import Pacer
 from eventyard.dlq.view import DeadLetterFilter
-from eventyard.errors import DeadLetterError
+from eventyard.core.errors import DeadLetterError
 from tests.dlq.conftest import FAILED_AT
 
 

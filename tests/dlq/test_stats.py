@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from eventyard.deadletter import Reason
+from eventyard.core.deadletter import Reason
 from eventyard.dlq.stats import summarize
 from tests.dlq.conftest import FAILED_AT
 

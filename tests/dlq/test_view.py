@@ -2,10 +2,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eventyard.deadletter import Reason
+from eventyard.core.deadletter import Reason
 from eventyard.dlq.view import DeadLetterFilter, DeadLetterView, parse_position, parse_reason, parse_time
-from eventyard.errors import DeadLetterError
-from eventyard.records import SourceMessage
+from eventyard.core.errors import DeadLetterError
+from eventyard.core.records import SourceMessage
 from tests.dlq.conftest import FAILED_AT
 
 

@@ -62,7 +62,7 @@ def test_the_docs_operator_runs_in_the_order_saga_pipeline(project, broker, monk
         watched = _run([sys.executable, "watch_events.py"], project)
         assert watched.stdout.strip() == "SpendingLimitExceeded c-42 1100.0", (
             watched.stderr + (project / "run.log").read_text())
-        from config import KafkaSettings
+        from eventyard.config import KafkaSettings
         commands = [orjson.loads(m.value) for m in read_topic(KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
                                                                 "order-commands")]
         assert sorted((c["aggregate_id"], c["type"]) for c in commands) == [

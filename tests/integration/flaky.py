@@ -3,9 +3,9 @@ succeeds on attempt N, "p-never" never does."""
 
 from dataclasses import replace
 
-from operators.workflow import Event, Instance, RetryableError
-from pipelines.order_saga import PIPELINE as ORDER_SAGA
-from pipelines.order_saga import OrderSaga
+from eventyard.operators.workflow import Event, Instance, RetryableError
+from eventyard.pipelines.order_saga import PIPELINE as ORDER_SAGA
+from eventyard.pipelines.order_saga import OrderSaga
 
 
 class FlakyOrderSaga(OrderSaga):

@@ -16,7 +16,7 @@ import pytest
 
 from eventyard.demo.traffic import FAST_OUTCOMES, plan_orders
 from eventyard.ports import free_ports
-from state import StateDirectory
+from eventyard.state import StateDirectory
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
-from state import StateDirectory
+from eventyard.state import StateDirectory
 from tests.conftest import await_snapshot
 from tests.integration.chaos import Chaos
 

@@ -17,16 +17,16 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from config import EventyardSettings
-from eventyard.deadletter import DeadLetterRecord, Reason
+from eventyard.config import EventyardSettings
+from eventyard.core.deadletter import DeadLetterRecord, Reason
 from eventyard.demo.bad_input import bad_messages
 from eventyard.demo.driver import TrafficDriver
 from eventyard.demo.traffic import envelope_record
-from eventyard.envelope import utc_now
+from eventyard.core.envelope import utc_now
 from eventyard.inspect import read_instance
-from eventyard.records import OutRecord, SourceMessage
-from eventyard.routing import shard_of
-from state import ShardStore, StateDirectory
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.core.routing import shard_of
+from eventyard.state import ShardStore, StateDirectory
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from config import KafkaSettings
-from eventyard.errors import TopicMissingError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import TopicMissingError
 from eventyard.kafka import create_topics, make_sink, make_source
-from eventyard.records import InputTick, OutRecord, SourceMessage
+from eventyard.core.records import InputTick, OutRecord, SourceMessage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 

@@ -10,11 +10,11 @@ from kafka import KafkaProducer
 from eventyard.demo.traffic import envelope_record
 from eventyard.kafka import create_topics
 from eventyard.kafka.reader import read_topic
-from pipelines import get_pipeline
+from eventyard.pipelines import get_pipeline
 
 pytestmark = pytest.mark.integration
 
-WATCH = ('[{"use": "operators.examples.inactivity:InactivityDetector", "options": {"name": "documents_watch",'
+WATCH = ('[{"use": "eventyard.operators.examples.inactivity:InactivityDetector", "options": {"name": "documents_watch",'
          ' "watch": ["LoanApplicationSubmitted", "CreditCheckCompleted"], "done_on": ["DocumentsVerified"],'
          ' "timeout": "5m", "repeat": false, "output": "alerts", "alert_type": "DocumentVerificationStalled"}}]')
 

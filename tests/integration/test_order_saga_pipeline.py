@@ -8,7 +8,7 @@ import pytest
 
 from eventyard.demo.bad_input import bad_messages
 from eventyard.demo.traffic import FAST_OUTCOMES, TIMEOUT_OUTCOMES, Outcome, plan_orders
-from state import StateDirectory
+from eventyard.state import StateDirectory
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 

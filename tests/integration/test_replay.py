@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from eventyard.demo.traffic import ALL_OUTCOMES, FAST_OUTCOMES, Outcome, plan_orders
-from eventyard.routing import shard_of
-from state import ShardStore, StateDirectory
+from eventyard.core.routing import shard_of
+from eventyard.state import ShardStore, StateDirectory
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -155,9 +155,9 @@ def test_verify_covers_operators_added_by_config(live_run, monkeypatch):
     monkeypatch.setenv("EVENTYARD_PIPELINE__OUTPUTS", orjson.dumps(
         {"commands": "order-commands", "events": "order-events", "alerts": "order-alerts"}).decode())
     monkeypatch.setenv("EVENTYARD_PIPELINE__OPERATORS", orjson.dumps([
-        {"use": "operators.examples.inactivity:InactivityDetector",
+        {"use": "eventyard.operators.examples.inactivity:InactivityDetector",
          "options": {"timeout": "1s", "repeat": False, "output": "alerts"}},
-        {"use": "operators.examples.velocity:VelocityDetector",
+        {"use": "eventyard.operators.examples.velocity:VelocityDetector",
          "options": {"event_type": "OrderPlaced", "key_field": "customer_id", "limit": 1, "window": "1h",
                      "output": "alerts"}},
     ]).decode())

@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
-from operators.workflow import Event, Instance
-from pipelines.order_saga import PIPELINE as ORDER_SAGA
-from pipelines.order_saga import OrderSaga
+from eventyard.operators.workflow import Event, Instance
+from eventyard.pipelines.order_saga import PIPELINE as ORDER_SAGA
+from eventyard.pipelines.order_saga import OrderSaga
 
 
 class FixedOrderSaga(OrderSaga):

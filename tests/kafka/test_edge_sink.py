@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from config import KafkaSettings
-from eventyard.errors import ConfigError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import ConfigError
 from eventyard.kafka.edge_sink import MAX_PROCESSES, EdgeSink, process_part
 
 

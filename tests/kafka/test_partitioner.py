@@ -6,7 +6,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics
 from eventyard.kafka.partitioner import KeyHashPartitioner
 from eventyard.kafka.reader import read_topic

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaProducer
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics, reader
 from eventyard.kafka.reader import merged, open_streams, read_topic
-from operators.decisions import merge_key
+from eventyard.operators.decisions import merge_key
 
 pytestmark = pytest.mark.integration
 

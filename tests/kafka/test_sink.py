@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics, make_sink
 from eventyard.kafka.reader import read_topic
-from eventyard.records import OutRecord
+from eventyard.core.records import OutRecord
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from config import KafkaSettings
-from eventyard.errors import ConfigError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import ConfigError
 from eventyard.kafka import make_sink, make_source
 from eventyard.kafka.confluent_client import common_config, consumer_config, producer_config
 from eventyard.kafka.sink import KafkaSink

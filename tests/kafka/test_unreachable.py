@@ -2,8 +2,8 @@
 
 import pytest
 
-from config import KafkaSettings
-from eventyard.errors import KafkaUnavailableError
+from eventyard.config import KafkaSettings
+from eventyard.core.errors import KafkaUnavailableError
 from eventyard.kafka import confluent_source, make_source
 from eventyard.ports import free_ports
 

@@ -7,12 +7,12 @@ import time
 import pytest
 from kafka import KafkaProducer
 
-from config import KafkaSettings
+from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics, make_source
 from eventyard.kafka.confluent_consumer import worker_consumers
 from eventyard.kafka.partition import EdgeSourcePartition
 from eventyard.kafka.worker_consumer import WorkerConsumers
-from eventyard.records import SourceMessage
+from eventyard.core.records import SourceMessage
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 

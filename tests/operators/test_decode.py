@@ -2,14 +2,14 @@ import pickle
 
 import pytest
 
-from eventyard.deadletter import DeadLetterRecord
+from eventyard.core.deadletter import DeadLetterRecord
 from eventyard.demo.bad_input import bad_messages
-from eventyard.routing import shard_key, shard_of
-from eventyard.records import InputTick, OutRecord
-from operators.decode import Decoder, Inbound
-from operators.operator_set import Delivery
-from operators.shard_logic import ShardTick
-from pipelines import get_pipeline
+from eventyard.core.routing import shard_key, shard_of
+from eventyard.core.records import InputTick, OutRecord
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.operator_set import Delivery
+from eventyard.operators.shard_logic import ShardTick
+from eventyard.pipelines import get_pipeline
 
 
 @pytest.fixture

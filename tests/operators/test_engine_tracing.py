@@ -4,7 +4,7 @@ import logging
 
 import orjson
 
-from eventyard.tracing import extract
+from eventyard.observe.tracing import extract
 
 PARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from operators.api import Context, Event
-from operators.held import HeldEvents
+from eventyard.operators.api import Context, Event
+from eventyard.operators.held import HeldEvents
 
 
 def _event(make_inbound, event, offset=0, **payload) -> Event:

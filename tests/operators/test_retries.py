@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import orjson
 
-from operators.workflow import RetryableError
+from eventyard.operators.workflow import RetryableError
 
 
 def _business(records):

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client import REGISTRY
 
-from eventyard.errors import StoreBehindError, StoreMissingError
-from operators.shard_logic import ShardLogic, ShardRuntime
-from pipelines import get_pipeline
-from pipelines.flow import build_runtime
-from state import ShardStore
+from eventyard.core.errors import StoreBehindError, StoreMissingError
+from eventyard.operators.shard_logic import ShardLogic, ShardRuntime
+from eventyard.pipelines import get_pipeline
+from eventyard.runtime.flow import build_runtime
+from eventyard.state import ShardStore
 
 
 def _runtime(make_settings, **env: str) -> ShardRuntime:

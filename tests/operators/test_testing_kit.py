@@ -4,9 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
 
-from operators.api import Context, Event, Operator, RetryableError, Timer
-from operators.testing import OperatorTestKit
-from pipelines.order_saga_events import CATALOG
+from eventyard.operators.api import Context, Event, Operator, RetryableError, Timer
+from eventyard.testing import OperatorTestKit
+from eventyard.pipelines.order_saga_events import CATALOG
 
 
 class Count(BaseModel):
@@ -68,7 +68,7 @@ def test_events_the_operator_does_not_consume_are_ignored():
 def test_state_fields_reserved_for_the_engine_are_refused_when_the_operator_is_defined():
     import pytest
 
-    from eventyard.errors import OperatorDefinitionError
+    from eventyard.core.errors import OperatorDefinitionError
 
     class Clashing(BaseModel):
         version: int = 0

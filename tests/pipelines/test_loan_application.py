@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from operators.testing import OperatorTestKit
-from operators.workflow_operator import WorkflowOperator
-from pipelines.loan_application import LoanApplication, LoanApplicationOptions
-from pipelines.loan_application_events import CATALOG
+from eventyard.testing import OperatorTestKit
+from eventyard.operators.workflow_operator import WorkflowOperator
+from eventyard.pipelines.loan_application import LoanApplication, LoanApplicationOptions
+from eventyard.pipelines.loan_application_events import CATALOG
 
 
 @pytest.fixture

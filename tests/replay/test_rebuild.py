@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from eventyard.replay import DecisionLog, Rebuilder, compare_states, rebuild
-from eventyard.routing import shard_of
-from pipelines import get_pipeline
-from state import ShardStore, StateDirectory
+from eventyard.core.routing import shard_of
+from eventyard.pipelines import get_pipeline
+from eventyard.state import ShardStore, StateDirectory
 
 
 @pytest.fixture

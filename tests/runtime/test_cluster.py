@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventyard.errors import ConfigError, StoreMissingError
+from eventyard.core.errors import ConfigError, StoreMissingError
 from eventyard.inspect import read_instance
 from eventyard.runtime.cluster import ClusterLayout, check_layout, init_recovery_share
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eventyard.errors import ConfigError
+from eventyard.core.errors import ConfigError
 from eventyard.kafka.edge_sink import MAX_PROCESSES
 from eventyard.runtime.supervisor import PipelineSupervisor, worker_command
 

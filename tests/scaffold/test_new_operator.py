@@ -23,8 +23,8 @@ def test_the_generated_operator_and_test_work_as_written(tmp_path, monkeypatch):
 
 
 def test_the_generated_operator_loads_by_import_path_from_pipeline_yaml(tmp_path, monkeypatch):
-    from config import OperatorSpec
-    from pipelines.operator_specs import load_operator
+    from eventyard.config import OperatorSpec
+    from eventyard.pipelines.operator_specs import load_operator
 
     monkeypatch.chdir(tmp_path)
     assert CliRunner().invoke(app, ["new", "operator", "quiet_keys"]).exit_code == 0

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from state import ShardStore
-from state.memory import set_store_memory, store_memory
+from eventyard.state import ShardStore
+from eventyard.state.memory import set_store_memory, store_memory
 
 MB = 1 << 20
 STORES = 32

@@ -3,9 +3,9 @@
 import orjson
 import pytest
 
-from eventyard.records import OutRecord
-from state import keys
-from state.outbox import decode_entry, encode_entry, entry_created_ms
+from eventyard.core.records import OutRecord
+from eventyard.state import keys
+from eventyard.state.outbox import decode_entry, encode_entry, entry_created_ms
 
 RECORDS = [
     OutRecord("order-commands", b"order-1", b'{"type":"ChargePayment"}',

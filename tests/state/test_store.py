@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from eventyard.errors import StoreCorruptError, StoreError, StoreLockedError, StoreMissingError
-from eventyard.records import OutRecord
-from state import ShardStore, StateDirectory
+from eventyard.core.errors import StoreCorruptError, StoreError, StoreLockedError, StoreMissingError
+from eventyard.core.records import OutRecord
+from eventyard.state import ShardStore, StateDirectory
 
 
 def test_nothing_is_visible_until_commit(make_store):

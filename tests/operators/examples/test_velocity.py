@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from operators.examples import VelocityDetector
-from operators.testing import OperatorTestKit
-from pipelines.order_saga_events import CATALOG
+from eventyard.operators.examples import VelocityDetector
+from eventyard.testing import OperatorTestKit
+from eventyard.pipelines.order_saga_events import CATALOG
 
 
 @pytest.fixture

@@ -24,16 +24,16 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from eventyard.catalog import EventCatalog
-from eventyard.deadletter import DeadLetterRecord
-from eventyard.envelope import utc_from_ms
-from eventyard.records import OutRecord, SourceMessage
-from operators.api import Operator
-from operators.context import state_fields
-from operators.decode import Decoder, Inbound
-from operators.engine import EngineConfig, OperatorEngine
-from operators.retry import RetryPolicy
-from state import ShardStore
+from eventyard.core.catalog import EventCatalog
+from eventyard.core.deadletter import DeadLetterRecord
+from eventyard.core.envelope import utc_from_ms
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.operators.api import Operator
+from eventyard.operators.context import state_fields
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.engine import EngineConfig, OperatorEngine
+from eventyard.operators.retry import RetryPolicy
+from eventyard.state import ShardStore
 
 __all__ = ["OperatorTestKit", "Emitted", "DeadLettered"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from eventyard.errors import ConfigError
+from eventyard.core.errors import ConfigError
 
 __all__ = ["LogFormatChoice", "configure_logging", "log_context", "JsonFormatter", "TextFormatter"]
 

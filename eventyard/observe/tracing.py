@@ -142,7 +142,7 @@ def trace_id_for(trace_id: str) -> str:
 def trace_id_of(parent: TraceParent | None, envelope_trace_id: str | None, fallback_id: str) -> str:
     """The trace an input belongs to: its traceparent's, else its envelope trace_id's, else fallback_id's.
 
-    Bind this one in `eventyard.logs.log_context`, so log lines and records share the id.
+    Bind this one in `eventyard.observe.logs.log_context`, so log lines and records share the id.
     """
     if parent is not None:
         return parent.trace_id

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from eventyard.envelope import utc_now
-from eventyard.records import Headers, OutRecord, SourceMessage
+from eventyard.core.envelope import utc_now
+from eventyard.core.records import Headers, OutRecord, SourceMessage
 
 __all__ = ["Reason", "DeadLetterRecord", "HEADER_PREFIX", "ERROR_HEADERS"]
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
-from config import EventyardSettings
-from eventyard.deadletter import DeadLetterRecord
+from eventyard.config import EventyardSettings
+from eventyard.core.deadletter import DeadLetterRecord
 from eventyard.kafka import make_sink, make_source
-from eventyard.records import InputTick, OutRecord
-from eventyard.routing import shard_key
-from operators.decode import Decoder, Inbound
-from operators.api import Operator
-from operators.engine import EngineConfig, OperatorEngine, WorkflowEngine
-from operators.operator_set import OperatorSet
-from operators.retry import RetryPolicy
-from operators.shard_logic import ShardRuntime, ShardTick
-from pipelines.definition import PipelineDefinition
-from pipelines.operator_specs import load_operator
-from state import StateDirectory
-from state.memory import set_store_memory
+from eventyard.core.records import InputTick, OutRecord
+from eventyard.core.routing import shard_key
+from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.api import Operator
+from eventyard.operators.engine import EngineConfig, OperatorEngine, WorkflowEngine
+from eventyard.operators.operator_set import OperatorSet
+from eventyard.operators.retry import RetryPolicy
+from eventyard.operators.shard_logic import ShardRuntime, ShardTick
+from eventyard.pipelines.definition import PipelineDefinition
+from eventyard.pipelines.operator_specs import load_operator
+from eventyard.state import StateDirectory
+from eventyard.state.memory import set_store_memory
 
 __all__ = ["build_engine", "build_operators", "build_runtime", "build_flow"]
 

@@ -1,0 +1,1 @@
+"""Metrics, tracing and log context: used by every layer above `eventyard.core`."""
