@@ -31,7 +31,7 @@ from eventyard.runtime.collector import settle_collector
 from eventyard.operators.decode import Decoder, Inbound
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_runtime
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 
 __all__ = ["run"]
 
@@ -76,14 +76,14 @@ def _measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, o
     p = settings.pipeline
     decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
     shards = settings.state.shards
-    stores = {n: ShardStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)}
+    stores = {n: TaskStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)}
     events = sum(len(b) for b in batches)
     settle_collector()  # as a worker does once start-up is done
     started, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
     for batch in batches:
         by_shard = defaultdict(list)
         for msg in batch:
-            _, item = decoder(msg)
+            item = decoder(msg)
             if isinstance(item, Inbound):
                 for _, delivery in runtime.operators.route(("", item)):
                     by_shard[shard_of(delivery.key, shards)].append(delivery)

@@ -4,7 +4,7 @@
 
 Loads open workflows (OrderPlaced only: instance, two pending timers, dedup
 entries) through the real engine in this process, as the worker's stateful step
-applies them: Decoder -> OperatorSet.route -> one grouped ShardTransaction per
+applies them: Decoder -> OperatorSet.route -> one grouped TaskTransaction per
 shard per batch of 500, over the 256 shard stores opened with the worker's
 StoreMemory budget. At each checkpoint it reports where the memory is:
 
@@ -42,7 +42,7 @@ from eventyard.core.routing import shard_of
 from eventyard.operators.decode import Decoder, Inbound
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_runtime
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 from eventyard.state.memory import store_memory
 
 __all__ = ["run", "rocksdb_mb", "malloc_mb"]
@@ -83,7 +83,7 @@ def _malloc_trim() -> bool:
         return False
 
 
-def rocksdb_mb(stores: list[ShardStore]) -> dict[str, float]:
+def rocksdb_mb(stores: list[TaskStore]) -> dict[str, float]:
     """RocksDB's own memory over all stores (the block cache is shared: counted once)."""
     out = {f"rocksdb.{name}_mb": sum(s._db.property_int_value(prop) or 0 for s in stores) / MB
            for name, prop in _PROPERTIES.items()}
@@ -128,7 +128,7 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
         p = settings.pipeline
         decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
         shards = settings.state.shards
-        stores = [ShardStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)]
+        stores = [TaskStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)]
         offsets: dict[tuple[str, int], int] = defaultdict(int)
         results: list[dict[str, float]] = []
         loaded = 0
@@ -139,7 +139,7 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
             for batch in _messages(target - loaded, f"open{loaded}", int(time.time() * 1000), offsets):
                 by_shard: dict[int, list] = defaultdict(list)
                 for msg in batch:
-                    _, item = decoder(msg)
+                    item = decoder(msg)
                     if isinstance(item, Inbound):
                         for _, delivery in runtime.operators.route(("", item)):
                             by_shard[shard_of(delivery.key, shards)].append(delivery)

@@ -19,7 +19,7 @@ from bench.open_state import Session
 from bench.saga_env import BenchError, SagaEnv
 from bench.scale import Scale
 from bench.workload import Workload, publish
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state import TaskStore, StateDirectory
 
 __all__ = ["run"]
 
@@ -79,5 +79,5 @@ def _open_all_after_kill(env: SagaEnv) -> float:
     opened = time.monotonic()
     for shard in range(settings.state.shards):
         if directory.shard_path(shard).exists():
-            ShardStore.open(directory.shard_path(shard), shard).close()
+            TaskStore.open(directory.shard_path(shard), shard).close()
     return time.monotonic() - opened

@@ -3,7 +3,7 @@
 `python -m bench.store_open [--workflows N] [--shards S] [--threads T ...]`
 
 A child process writes N open workflows' worth of keys (an instance, two timers,
-a dedup mark and its expiry, an outbox entry) through `ShardStore` with the
+a dedup mark and its expiry, an outbox entry) through `TaskStore` with the
 process memory budget, the way a worker does, and is SIGKILLed mid-write so the
 stores keep a WAL to replay. Each trial copies that directory and opens all
 stores (sequentially or on a pool of T threads), then times the counts() scan
@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 
 __all__ = ["main"]
 
@@ -34,9 +34,9 @@ _WRITER = r"""
 import os, sys, orjson
 from pathlib import Path
 from rocksdict import WriteBatch
-from eventyard.state import ShardStore, keys
+from eventyard.state import TaskStore, keys
 root, shards, workflows = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-stores = [ShardStore.open(root / f"shard-{s:05d}", s, create=True) for s in range(shards)]
+stores = [TaskStore.open(root / f"shard-{s:05d}", s, create=True) for s in range(shards)]
 value = orjson.dumps({"state": "awaiting_payment", "data": {"amount": 12.5, "items": ["x"] * 20}})
 batches = [WriteBatch(raw_mode=True) for _ in stores]
 for n in range(workflows):
@@ -72,9 +72,9 @@ def _files(root: Path, suffix: str) -> tuple[int, float]:
     return len(found), sum(p.stat().st_size for p in found) / 2**20
 
 
-def _open_on_pool(paths: dict[int, Path], threads: int) -> list[ShardStore]:
+def _open_on_pool(paths: dict[int, Path], threads: int) -> list[TaskStore]:
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(lambda item: ShardStore.open(item[1], item[0]), paths.items()))
+        return list(pool.map(lambda item: TaskStore.open(item[1], item[0]), paths.items()))
 
 
 def _trial(source: Path, shards: int, threads: int) -> dict[str, float]:
@@ -84,7 +84,7 @@ def _trial(source: Path, shards: int, threads: int) -> dict[str, float]:
         paths = {s: root / f"shard-{s:05d}" for s in range(shards)}
         wall, cpu = time.perf_counter(), time.process_time()
         if threads <= 1:
-            stores = [ShardStore.open(p, s) for s, p in paths.items()]
+            stores = [TaskStore.open(p, s) for s, p in paths.items()]
         else:
             stores = _open_on_pool(paths, threads)
         opened = {"open_wall_s": time.perf_counter() - wall, "open_cpu_s": time.process_time() - cpu}

@@ -88,21 +88,19 @@ class KafkaSettings(_Section):
 
 
 class StateSettings(_Section):
+    # One RocksDB store per task (input partition number) under it.
     dir: Path = Path("var/state")
-    # Virtual shards; fixed for the life of a state directory (changing it would
-    # move aggregates between stores). >= 256 spreads evenly over workers.
-    shards: int = Field(default=256, ge=1, le=65536)
     dedup_retention: Duration = timedelta(days=7)
     outbox_retention: Duration = timedelta(hours=1)
     history_size: int = Field(default=20, ge=0)
     max_parked: int = Field(default=100, ge=0)
-    # Start a shard with an empty store even though bytewax recovery knew it.
+    # Start a task with an empty store even though bytewax recovery knew it.
     rebuild_missing: bool = False
     # fsync each written store's write-ahead log when bytewax snapshots it, so a power
     # loss cannot lose writes older than the snapshot. Off: only for storage that
     # survives power loss by itself (battery-backed cache, replicated volume).
     sync_at_snapshot: bool = True
-    # RocksDB memory per worker process, shared by all its shard stores.
+    # RocksDB memory per worker process, shared by all its task stores.
     memtable_budget_mb: int = Field(default=64, ge=8)
     block_cache_mb: int = Field(default=32, ge=8)
     # Index and filter blocks of SST files in the block cache (bounded by it)
@@ -154,6 +152,11 @@ class PipelineSettings(_Section):
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff: Duration = timedelta(seconds=1)
     retry_backoff_max: Duration = timedelta(minutes=5)
+    # The event-time merge of a task's partitions waits for every partition to be
+    # read up to a record's timestamp; past this many records (or bytes) waiting,
+    # it releases the oldest anyway (docs/guarantees.md, ordering).
+    merge_max_records: int = Field(default=20_000, ge=1)
+    merge_max_bytes: int = Field(default=64 << 20, ge=1)
     # More operators next to the workflow, by import path (see docs/operators.md).
     operators: list[OperatorSpec] = Field(default_factory=list)
 

@@ -1,4 +1,4 @@
-"""Read one workflow instance from its shard store without disturbing the pipeline."""
+"""Read one workflow instance from its task store without disturbing the pipeline."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from eventyard.config import EventyardSettings
 from eventyard.core.errors import StoreMissingError
-from eventyard.core.routing import shard_of
+from eventyard.core.routing import task_of
 from eventyard.runtime.cluster import recorded_machine
-from eventyard.state import OutboxEntry, ShardStore, StateDirectory
+from eventyard.state import OutboxEntry, TaskStore, StateDirectory
 
 __all__ = ["InstanceView", "read_instance"]
 
@@ -18,7 +18,7 @@ __all__ = ["InstanceView", "read_instance"]
 @dataclass(frozen=True)
 class InstanceView:
     aggregate_id: str
-    shard: int
+    task: int
     instance: dict[str, Any] | None
     outbox: list[OutboxEntry]
 
@@ -28,22 +28,46 @@ class InstanceView:
 
 
 def read_instance(settings: EventyardSettings, aggregate_id: str) -> InstanceView:
-    """Open the aggregate's shard read-only (RocksDB allows this next to a writer)."""
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    shard = shard_of(aggregate_id, settings.state.shards)
-    path = directory.shard_path(shard)
-    if not path.exists():
+    """Open the aggregate's task store read-only (RocksDB allows this next to a writer).
+
+    The task is the partition Kafka's default partitioner gives the key; a producer
+    with its own partitioner may have put it elsewhere, so the other stores are
+    searched when that one does not have it."""
+    directory = StateDirectory(settings.state.dir, settings.name)
+    directory.check_layout()
+    found = directory.manifest()
+    tasks = directory.existing_tasks()
+    if found is None or not tasks:
         machine = recorded_machine(directory.root)
-        elsewhere = (f"; this state directory is {machine} of a cluster, so the shard may be on another "
+        elsewhere = (f"; this state directory is {machine} of a cluster, so the task may be on another "
                      "machine: run this there") if machine else ""
         raise StoreMissingError(
-            f"shard {shard} (of {aggregate_id!r}) has no store at {path}: the pipeline has not "
-            f"seen this aggregate's shard yet, or state.dir points elsewhere{elsewhere}"
-        )
-    store = ShardStore.open(path, shard, read_only=True)
+            f"no task stores at {directory.root}: the pipeline has not applied an event yet, or "
+            f"state.dir points elsewhere{elsewhere}")
+    home = task_of(aggregate_id, int(found["tasks"]))
+    view = None
+    for task in [home, *(t for t in tasks if t != home)]:
+        view = _read(directory, task, aggregate_id)
+        if view is not None and (view.instance is not None or view.outbox):
+            return view
+    if home not in tasks:
+        machine = recorded_machine(directory.root)
+        elsewhere = (f"; this state directory is {machine} of a cluster, so the task may be on another "
+                     "machine: run this there") if machine else ""
+        raise StoreMissingError(
+            f"task {home} (of {aggregate_id!r}) has no store at {directory.task_path(home)}: the pipeline "
+            f"has not seen this aggregate's partition yet, or state.dir points elsewhere{elsewhere}")
+    return InstanceView(aggregate_id, home, None, [])
+
+
+def _read(directory: StateDirectory, task: int, aggregate_id: str) -> InstanceView | None:
+    path = directory.task_path(task)
+    if not path.exists():
+        return None
+    store = TaskStore.open(path, task, read_only=True)
     try:
         key = aggregate_id.encode()
         outbox = [e for e in store.outbox_after(0) if e.record.key == key]
-        return InstanceView(aggregate_id, shard, store.get_instance(aggregate_id), outbox)
+        return InstanceView(aggregate_id, task, store.get_instance(aggregate_id), outbox)
     finally:
         store.close()

@@ -33,7 +33,7 @@ from eventyard.operators.context import state_fields
 from eventyard.operators.decode import Decoder, Inbound
 from eventyard.operators.engine import EngineConfig, OperatorEngine
 from eventyard.operators.retry import RetryPolicy
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 
 __all__ = ["OperatorTestKit", "Emitted", "DeadLettered"]
 
@@ -75,14 +75,14 @@ class OperatorTestKit:
         self.catalog = catalog
         self.now = start
         self._tmp = None if path is not None else tempfile.mkdtemp(prefix="eventyard-kit-")
-        store_path = path if path is not None else Path(self._tmp or ".") / "shard"
-        self.store = ShardStore.open(store_path, 0, create=True)
+        store_path = path if path is not None else Path(self._tmp or ".") / "task"
+        self.store = TaskStore.open(store_path, 0, create=True)
         self._outputs = outputs if outputs is not None else _AnyOutput()
         self._topic_output = {topic: name for name, topic in self._outputs.items()}
         config = EngineConfig(pipeline="test", outputs=self._outputs, dead_letter_topic=DEAD_LETTER_TOPIC)
         retry = RetryPolicy(max_attempts, retry_backoff, retry_backoff * 64, operator.retryable)
         self.engine = OperatorEngine(operator, catalog, config, clock=lambda: self.now, retry=retry)
-        self.decoder = Decoder("test", catalog, 1, 1 << 20, 16)
+        self.decoder = Decoder("test", catalog, 1 << 20, 16)
         self._offsets: dict[str, int] = {}
         self._sent = 0
         self.emitted: list[Emitted] = []
@@ -106,7 +106,7 @@ class OperatorTestKit:
         """Deliver arbitrary bytes, as a producer might (bad input included)."""
         offset = self._offsets[topic] = self._offsets.get(topic, -1) + 1
         msg = SourceMessage(topic, 0, offset, key, value, (), int(self.now.timestamp() * 1000))
-        _, item = self.decoder(msg)
+        item = self.decoder(msg)
         if isinstance(item, DeadLetterRecord):
             return self._collect([item.to_record(DEAD_LETTER_TOPIC)])
         assert isinstance(item, Inbound)

@@ -1,6 +1,6 @@
 """Decode and validate raw messages; anything bad becomes a DeadLetterRecord.
 
-Runs before the shard exchange, so bad input never reaches workflow state.
+Runs in the task before any operator, so bad input never reaches workflow state.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from eventyard.core.catalog import EventCatalog, Payload
 from eventyard.core.deadletter import DeadLetterRecord, Reason
 from eventyard.core.envelope import Envelope
 from eventyard.core.records import SourceMessage
-from eventyard.core.routing import shard_key, shard_of
 
 __all__ = ["Inbound", "Decoder", "STEP"]
 
@@ -30,16 +29,6 @@ class Inbound:
     envelope: Envelope
     payload: Payload
 
-    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        # Sent to another worker process as its raw message and payload class:
-        # validating again there costs a fifth of pickling the pydantic models
-        # (measured ~30 vs ~150 us per event), and gives the same values.
-        return _revalidated, (self.message, type(self.payload))
-
-
-def _revalidated(message: SourceMessage, payload_model: type[Payload]) -> Inbound:
-    envelope = Envelope.model_validate_json(message.value or b"")
-    return Inbound(message, envelope, payload_model.model_validate(envelope.payload))
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -51,18 +40,16 @@ def _first_error(exc: ValidationError) -> str:
 
 
 class Decoder:
-    """Callable for `op.map`: SourceMessage -> (shard key, Inbound | DeadLetterRecord)."""
+    """SourceMessage -> Inbound | DeadLetterRecord."""
 
-    def __init__(
-        self, pipeline: str, catalog: EventCatalog, shards: int, max_event_bytes: int, max_hops: int
-    ) -> None:
+    def __init__(self, pipeline: str, catalog: EventCatalog, max_event_bytes: int, max_hops: int) -> None:
         self.pipeline = pipeline
         self.inputs = catalog.inputs()
-        self.shards = shards
         self.max_event_bytes = max_event_bytes
         self.max_hops = max_hops
 
-    def _dead(self, msg: SourceMessage, reason: Reason, text: str, exc: BaseException | None = None):
+    def _dead(self, msg: SourceMessage, reason: Reason, text: str,
+              exc: BaseException | None = None) -> DeadLetterRecord:
         metrics.DEAD_LETTERS.labels(self.pipeline, reason.value).inc()
         record = DeadLetterRecord(
             reason=reason,
@@ -72,9 +59,9 @@ class Decoder:
             source=msg,
             error_class=type(exc).__name__ if exc else "",
         )
-        return shard_key(msg.partition % self.shards), record
+        return record
 
-    def _not_json(self, msg: SourceMessage, value: bytes, text: str, exc: ValidationError):
+    def _not_json(self, msg: SourceMessage, value: bytes, text: str, exc: ValidationError) -> DeadLetterRecord:
         # Rare path: orjson says precisely what is wrong (e.g. "str is not valid UTF-8").
         try:
             orjson.loads(value)
@@ -82,7 +69,7 @@ class Decoder:
             return self._dead(msg, Reason.INVALID_JSON, f"value is not JSON: {precise}", precise)
         return self._dead(msg, Reason.INVALID_JSON, f"value is not JSON: {text}", exc)
 
-    def __call__(self, msg: SourceMessage) -> tuple[str, Inbound | DeadLetterRecord]:
+    def __call__(self, msg: SourceMessage) -> Inbound | DeadLetterRecord:
         value = msg.value or b""
         if len(value) > self.max_event_bytes:
             return self._dead(
@@ -123,4 +110,4 @@ class Decoder:
             return self._dead(
                 msg, Reason.SCHEMA_VIOLATION, f"{envelope.type} payload {_first_error(exc)}", exc
             )
-        return shard_key(shard_of(key, self.shards)), Inbound(msg, envelope, payload)
+        return Inbound(msg, envelope, payload)

@@ -36,7 +36,7 @@ from eventyard.operators.held import HeldEvents
 from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
 from eventyard.operators.workflow import Workflow
 from eventyard.operators.workflow_operator import WorkflowOperator
-from eventyard.state import ShardTransaction, TimerEntry
+from eventyard.state import TaskTransaction, TimerEntry
 
 __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "SCOPE_SEP", "split_scope"]
 
@@ -123,7 +123,7 @@ class OperatorEngine:
         return f"{self.scope}/{event_id}" if self.scope else event_id
 
     # -- events ------------------------------------------------------------------
-    def apply(self, txn: ShardTransaction, inbound: Inbound, key: str | None = None) -> list[OutRecord]:
+    def apply(self, txn: TaskTransaction, inbound: Inbound, key: str | None = None) -> list[OutRecord]:
         msg, env = inbound.message, inbound.envelope
         event = Event(env, inbound.payload, 1, msg)
         if key is None:
@@ -150,7 +150,7 @@ class OperatorEngine:
         self._record(txn, out, now_ms)
         return out
 
-    def _process(self, txn: ShardTransaction, key: str, rec: dict[str, Any] | None, event: Event,
+    def _process(self, txn: TaskTransaction, key: str, rec: dict[str, Any] | None, event: Event,
                  now_ms: int, noted: bool = False) -> list[OutRecord]:
         """Apply one new event to its key, or queue it behind a retry; the caller commits."""
         if rec is not None and rec.get("retry"):
@@ -166,7 +166,7 @@ class OperatorEngine:
             self._save(txn, key, rec)
         return out
 
-    def _queue(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event) -> list[OutRecord]:
+    def _queue(self, txn: TaskTransaction, key: str, rec: dict[str, Any], event: Event) -> list[OutRecord]:
         """Keep per-key order: wait behind the event being retried."""
         waiting = [rec["retry"]["event_id"], *(q[0] for q in rec["queue"])]
         if event.event_id in waiting:
@@ -177,7 +177,7 @@ class OperatorEngine:
         self._save(txn, key, rec)
         return out
 
-    def _drain(self, txn: ShardTransaction, key: str, now_ms: int) -> list[OutRecord]:
+    def _drain(self, txn: TaskTransaction, key: str, now_ms: int) -> list[OutRecord]:
         """Apply events that waited (behind a retry, or redelivered), until one has to wait again."""
         out: list[OutRecord] = []
         stored_id = self.stored_id(key)
@@ -188,19 +188,19 @@ class OperatorEngine:
             out += self._process(txn, key, rec, self.restore_event(item[1]), now_ms, noted=True)
         return out
 
-    def _start_retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
+    def _start_retry(self, txn: TaskTransaction, key: str, rec: dict[str, Any], event: Event,
                      now_ms: int, attempt: int = 1) -> None:
         rec["retry"] = {"event_id": event.event_id, "attempt": attempt, "message": self._held.hold(event)}
         due = now_ms + self.retry.delay_ms(event.event_id, attempt)
         self._set_timer(txn, key, rec, RETRY_TIMER, due)
 
-    def _record(self, txn: ShardTransaction, out: list[OutRecord], now_ms: int) -> None:
+    def _record(self, txn: TaskTransaction, out: list[OutRecord], now_ms: int) -> None:
         if self.config.record_outbox:
             for record in out:
                 txn.append_outbox(record, now_ms)
         txn.commit()
 
-    def _save(self, txn: ShardTransaction, key: str, rec: dict[str, Any]) -> None:
+    def _save(self, txn: TaskTransaction, key: str, rec: dict[str, Any]) -> None:
         if _is_empty(rec):
             txn.delete_instance(self.stored_id(key))
         else:
@@ -226,7 +226,7 @@ class OperatorEngine:
         return [applied_out_of_order(self.config.decisions_topic, self.config.pipeline, stored_id, msg, previous,
                                      self.scope)]
 
-    def _handle_event(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
+    def _handle_event(self, txn: TaskTransaction, key: str, rec: dict[str, Any], event: Event,
                       now_ms: int) -> tuple[list[OutRecord], str]:
         env = event.envelope
         ctx = self._context(key, rec, now_ms, event)
@@ -273,7 +273,7 @@ class OperatorEngine:
                 metrics.EVENTS_APPLIED.labels(self.config.pipeline, event_type).inc(count)
 
     # -- timers ------------------------------------------------------------------
-    def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:
+    def fire(self, txn: TaskTransaction, timer: TimerEntry) -> list[OutRecord]:
         """Apply one due timer. Removing it is in the same batch as its effects,
         so it fires exactly once in state terms."""
         txn.cancel_timer(timer.due_ms, timer.aggregate_id, timer.name)
@@ -323,7 +323,7 @@ class OperatorEngine:
         self._record(txn, out, timer.due_ms)
         return out
 
-    def _retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], now_ms: int) -> list[OutRecord]:
+    def _retry(self, txn: TaskTransaction, key: str, rec: dict[str, Any], now_ms: int) -> list[OutRecord]:
         """Run the waiting event's handler again; give up after max_attempts."""
         waiting = rec["retry"]
         rec["retry"] = None
@@ -348,7 +348,7 @@ class OperatorEngine:
         env = Envelope.model_validate_json(msg.value or b"")
         return Event(env, self.catalog[env.type].model.model_validate(env.payload), 1, msg)
 
-    def _commit(self, txn: ShardTransaction, key: str, rec: dict[str, Any], ctx: KeyContext,
+    def _commit(self, txn: TaskTransaction, key: str, rec: dict[str, Any], ctx: KeyContext,
                 now_ms: int) -> None:
         """Apply a successful handler's intents to the record (saved by the caller)."""
         if ctx.state_touched:
@@ -364,7 +364,7 @@ class OperatorEngine:
         for name, due in ctx.timer_changes.items():
             self._set_timer(txn, key, rec, name, due)
 
-    def _set_timer(self, txn: ShardTransaction, key: str, rec: dict[str, Any], name: str,
+    def _set_timer(self, txn: TaskTransaction, key: str, rec: dict[str, Any], name: str,
                    due: int | None) -> None:
         stored_id = self.stored_id(key)
         old = rec["timers"].pop(name, None)

@@ -2,7 +2,7 @@
 
 Each operator keys events its own way (a workflow by aggregate ID, a fraud
 detector by customer), so one input event becomes one `Delivery` per interested
-operator, each routed to the shard of its own key.
+operator, applied in the task that read the event.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from eventyard.core.errors import OperatorDefinitionError
 from eventyard.core.records import OutRecord
-from eventyard.core.routing import shard_key, shard_of
 from eventyard.operators.api import Event
 from eventyard.operators.decode import Inbound
 from eventyard.operators.engine import OperatorEngine, split_scope
-from eventyard.state import ShardTransaction, TimerEntry
+from eventyard.state import TaskTransaction, TimerEntry
 
 __all__ = ["Delivery", "OperatorSet"]
 
@@ -29,12 +28,9 @@ class Delivery:
     scope: str
     key: str
 
-    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return Delivery, (self.inbound, self.scope, self.key)
-
 
 class OperatorSet:
-    def __init__(self, engines: Iterable[OperatorEngine], shards: int) -> None:
+    def __init__(self, engines: Iterable[OperatorEngine]) -> None:
         self.engines: dict[str, OperatorEngine] = {}
         names: set[str] = set()
         for engine in engines:
@@ -45,26 +41,21 @@ class OperatorSet:
                     "give each a unique `name`")
             self.engines[engine.scope] = engine
             names.add(name)
-        self.shards = shards
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.engines.values())
 
-    def route(self, item: tuple[str, Inbound]) -> list[tuple[str, Delivery]]:
-        """For `op.flat_map`: one (shard key, Delivery) per operator that wants the event."""
-        inbound = item[1]
+    def deliveries(self, inbound: Inbound) -> list[Delivery]:
+        """One Delivery per operator that wants the event, keyed its own way."""
         event = Event(inbound.envelope, inbound.payload, 1, inbound.message)
         out = []
         for scope, engine in self.engines.items():
             operator = engine.operator
             if operator.wants(event.type) and (key := operator.key(event)) is not None:
-                out.append((shard_key(shard_of(key, self.shards)), Delivery(inbound, scope, key)))
+                out.append(Delivery(inbound, scope, key))
         return out
 
-    def deliveries(self, inbound: Inbound) -> list[Delivery]:
-        return [delivery for _, delivery in self.route(("", inbound))]
-
-    def apply(self, txn: ShardTransaction, delivery: Delivery) -> list[OutRecord]:
+    def apply(self, txn: TaskTransaction, delivery: Delivery) -> list[OutRecord]:
         return self.engines[delivery.scope].apply(txn, delivery.inbound, delivery.key)
 
     def publish_metrics(self) -> None:
@@ -76,7 +67,7 @@ class OperatorSet:
         scope, _ = split_scope(stored_id)
         return self.engines.get(scope) or self.engines[""]
 
-    def fire(self, txn: ShardTransaction, timer: TimerEntry) -> list[OutRecord]:
+    def fire(self, txn: TaskTransaction, timer: TimerEntry) -> list[OutRecord]:
         return self.engine_of(timer.aggregate_id).fire(txn, timer)
 
     def stored_id(self, delivery: Delivery) -> str:

@@ -1,4 +1,4 @@
-"""Key layout of a shard store. One leading tag byte per column of data.
+"""Key layout of a task store. One leading tag byte per column of data.
 
 Fixed-width numbers keep RocksDB's byte order equal to numeric order, so the
 timer index iterates by due time and the outbox by sequence.
@@ -21,6 +21,7 @@ __all__ = [
     "OUTBOX_PREFIX",
     "INSTANCE_PREFIX",
     "META_KEY",
+    "SEEN_PREFIX",
 ]
 
 SEP = b"\x00"

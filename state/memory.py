@@ -1,4 +1,4 @@
-"""One memory budget for all shard stores of a process.
+"""One memory budget for all task stores of a process.
 
 Each RocksDB instance defaults to a 64 MB write buffer and its own 8 MB block
 cache. With 256 shard stores in one process that is gigabytes, and memtables
@@ -23,7 +23,7 @@ and indexes outside it, 259 MB with 32 MB holding them.
 
 from __future__ import annotations
 
-from rocksdict import BlockBasedOptions, Cache, Options, WriteBufferManager
+from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, DBCompressionType, Options, WriteBufferManager
 
 __all__ = ["StoreMemory", "store_memory", "set_store_memory"]
 
@@ -53,7 +53,13 @@ class StoreMemory:
         if bloom_bits_per_key:
             self._table.set_bloom_filter(bloom_bits_per_key, False)
         if index_in_cache:
+            # Partitioned index and filters: only the small top level stays pinned,
+            # partitions come and go through the shared cache (one big task store
+            # would otherwise pin its whole index, or read it per lookup).
+            self._table.set_index_type(BlockBasedIndexType.two_level_index_search())
+            self._table.set_partition_filters(True)
             self._table.set_cache_index_and_filter_blocks(True)
+            self._table.set_pin_top_level_index_and_filter(True)
             self._table.set_pin_l0_filter_and_index_blocks_in_cache(True)
 
     def apply(self, opts: Options) -> None:
@@ -61,6 +67,11 @@ class StoreMemory:
         opts.set_write_buffer_size(self.write_buffer_bytes)
         opts.set_block_based_table_factory(self._table)
         opts.set_writable_file_max_buffer_size(_FILE_BUFFER)
+        # Point lookups hit the upper levels: reading compressed blocks there cost
+        # snappy + checksum work on every get (DESIGN.md 2). Compress only the
+        # bottom levels, where the cold bulk of a task's data settles.
+        none, lz4 = DBCompressionType.none(), DBCompressionType.lz4()
+        opts.set_compression_per_level([none, none, none, lz4, lz4, lz4, lz4])
 
 
 _current: StoreMemory | None = None

@@ -1,7 +1,7 @@
 """How an outbox entry is stored: a compact binary frame around the record's bytes.
 
 The outbox holds every emitted record until its retention passes, so its size
-is most of what a shard writes. The first format (JSON with hex-encoded bytes)
+is most of what a task writes. The first format (JSON with hex-encoded bytes)
 doubled every key, value and header; this one stores them verbatim:
 
     0x01 | created_ms:i64 | topic:u16+utf8 | key:i32+bytes | value:i32+bytes |

@@ -1,4 +1,13 @@
-"""ShardStore: one RocksDB database holding everything one shard knows."""
+"""TaskStore: one RocksDB database holding everything one task knows.
+
+A task is one input partition number (partition p of every input topic); its store
+holds the workflow instances and operator records of the keys in those partitions,
+their timers, the applied-offset watermarks, dedup marks and the outbox.
+
+Hot reads are served from memory where that is exact: the watermarks (only this
+store writes them), a Bloom filter over the dedup marks (`SeenFilter`: a miss
+never reads RocksDB) and a bounded cache of committed records, decoded.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +24,12 @@ from eventyard.core.records import OutRecord
 from eventyard.state import keys
 from eventyard.state.memory import store_memory
 from eventyard.state.outbox import decode_entry, entry_created_ms
+from eventyard.state.seen_filter import SeenFilter
 
 if TYPE_CHECKING:
-    from eventyard.state.transaction import ShardTransaction
+    from eventyard.state.transaction import TaskTransaction
 
-__all__ = ["ShardStore", "TimerEntry", "OutboxEntry"]
+__all__ = ["TaskStore", "TimerEntry", "OutboxEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +53,24 @@ def _options(create: bool) -> Options:
     return opts
 
 
-class ShardStore:
+# Committed records kept decoded per store. A task's keys are mostly touched a few
+# times within seconds (a saga's events), so a modest cache saves most reads and
+# JSON decodes; the engine writes every changed record back, so a cached object
+# always equals what was committed.
+RECORD_CACHE = 20_000
+
+
+class TaskStore:
     """Committed reads plus `transaction()` for atomic writes.
 
     The outbox sequence lives in memory and is recovered on open from the last
     outbox key, so appends never read RocksDB.
     """
 
-    def __init__(self, db: Rdict, path: Path, shard: int, read_only: bool) -> None:
+    def __init__(self, db: Rdict, path: Path, task: int, read_only: bool) -> None:
         self._db = db
         self.path = path
-        self.shard = shard
+        self.task = task
         self.read_only = read_only
         last = self._last_key(keys.OUTBOX_PREFIX)
         # The newest outbox entry is never expired (see expire), so the sequence only
@@ -63,20 +80,23 @@ class ShardStore:
         self._unsynced = False
         meta = db.get(keys.META_KEY)
         self.meta: dict[str, Any] = orjson.loads(meta) if meta else {}
+        self._watermarks: dict[bytes, int] = {}
+        self._records: dict[str, dict[str, Any]] = {}
+        self._seen: SeenFilter | None = None if read_only else self._load_seen()
 
     # -- opening -----------------------------------------------------------
     @classmethod
     def open(
-        cls, path: Path, shard: int, *, create: bool = False, read_only: bool = False
-    ) -> "ShardStore":
-        """Open a shard store. Missing stores are created only if `create`."""
+        cls, path: Path, task: int, *, create: bool = False, read_only: bool = False
+    ) -> "TaskStore":
+        """Open a task store. Missing stores are created only if `create`."""
         exists = (path / "CURRENT").exists()
         if not exists and not create:
             raise StoreMissingError(
-                f"shard {shard}: store {path} is missing. On several machines, after a change of "
+                f"task {task}: store {path} is missing. On several machines, after a change of "
                 "--cluster/--machine/--processes the store may be on another machine: copy it here "
                 "or start the previous layout. Otherwise restore it from a backup, or rebuild state "
-                "with `eventyard replay` (or set state.rebuild_missing=true to start this shard empty)"
+                "with `eventyard replay` (or set state.rebuild_missing=true to start this task empty)"
             )
         try:
             if read_only:
@@ -87,35 +107,65 @@ class ShardStore:
             text = str(exc)
             if "lock" in text.lower():
                 raise StoreLockedError(
-                    f"shard {shard}: store {path} is in use by another process ({text})"
+                    f"task {task}: store {path} is in use by another process ({text})"
                 ) from None
             raise StoreCorruptError(
-                f"shard {shard}: store {path} cannot be opened ({text}). Restore it from "
+                f"task {task}: store {path} cannot be opened ({text}). Restore it from "
                 "a backup or rebuild it with `eventyard replay`"
             ) from None
-        store = cls(db, path, shard, read_only)
+        store = cls(db, path, task, read_only)
         if not read_only and not store.meta:
-            store.meta = {"shard": shard}
+            store.meta = {"task": task}
             store._db.put(keys.META_KEY, orjson.dumps(store.meta))
-        elif store.meta.get("shard", shard) != shard:
+        elif store.meta.get("task", task) != task:
             db.close()
             raise StoreCorruptError(
-                f"shard {shard}: store {path} belongs to shard {store.meta['shard']}"
+                f"task {task}: store {path} belongs to task {store.meta['task']}"
             )
         return store
 
     def close(self) -> None:
         self._db.close()
 
-    def transaction(self, grouped: bool = False) -> "ShardTransaction":
+    def transaction(self, grouped: bool = False) -> "TaskTransaction":
         """A transaction; `grouped` ones write only on `flush()` (one batch for many events)."""
-        from eventyard.state.transaction import ShardTransaction
+        from eventyard.state.transaction import TaskTransaction
 
-        return ShardTransaction(self, grouped)
+        return TaskTransaction(self, grouped)
 
     def write(self, batch: WriteBatch) -> None:
         self._db.write(batch)
         self._unsynced = True
+
+    def committed(self, instances: dict[str, dict[str, Any] | None], watermarks: dict[bytes, int],
+                  seen: list[str]) -> None:
+        """What a transaction just wrote, for the in-memory views (after `write`)."""
+        records = self._records
+        for stored_id, record in instances.items():
+            if record is None:
+                records.pop(stored_id, None)
+            else:
+                records[stored_id] = record
+        if len(records) > RECORD_CACHE:
+            for stored_id in list(records)[: len(records) - RECORD_CACHE // 2]:
+                del records[stored_id]  # the oldest half: insertion order
+        self._watermarks.update(watermarks)
+        if self._seen is not None:
+            for event_id in seen:
+                self._seen.add(event_id)
+            if self._seen.full:
+                self._seen = self._load_seen()
+
+    def forget_cached(self) -> None:
+        """Drop the decoded records (a transaction was abandoned part-way)."""
+        self._records.clear()
+
+    def _load_seen(self) -> SeenFilter:
+        ids = [key[1:].decode() for key, _ in self._scan(keys.SEEN_PREFIX)]
+        seen = SeenFilter(2 * len(ids) + 100_000)
+        for event_id in ids:
+            seen.add(event_id)
+        return seen
 
     @property
     def needs_sync(self) -> bool:
@@ -145,13 +195,34 @@ class ShardStore:
         raw = self._db.get(keys.instance_key(aggregate_id))
         return None if raw is None else orjson.loads(raw)
 
+    def cached_instance(self, aggregate_id: str) -> dict[str, Any] | None:
+        """The committed record, decoded once and kept; callers write back any change."""
+        record = self._records.get(aggregate_id)
+        if record is None:
+            raw = self._db.get(keys.instance_key(aggregate_id))
+            if raw is None:
+                return None
+            record = self._records[aggregate_id] = orjson.loads(raw)
+        return record
+
+    def maybe_seen(self, event_id: str) -> bool:
+        """False only for an ID certainly never marked; True means "read the mark"."""
+        return self._seen is None or event_id in self._seen
+
     def instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for key, value in self._scan(keys.INSTANCE_PREFIX):
             yield key[1:].decode(), orjson.loads(value)
 
     def watermark(self, topic: str, partition: int) -> int:
-        raw = self._db.get(keys.watermark_key(topic, partition))
-        return -1 if raw is None else int(raw)
+        return self.watermark_at(keys.watermark_key(topic, partition))
+
+    def watermark_at(self, key: bytes) -> int:
+        """Only this store writes its watermarks, so each is read from RocksDB once."""
+        offset = self._watermarks.get(key)
+        if offset is None:
+            raw = self._db.get(key)
+            offset = self._watermarks[key] = -1 if raw is None else int(raw)
+        return offset
 
     def earliest_timer(self) -> TimerEntry | None:
         for key, _ in self._scan(keys.TIMER_PREFIX):
@@ -197,7 +268,7 @@ class ShardStore:
                 break
             batch.delete(key)
             batch.delete(keys.seen_key(event_id))
-            dropped += 1
+            dropped += 1  # the filter keeps the ID until the next open: a read, never a wrong answer
         if dropped:
             self.write(batch)
         return dropped

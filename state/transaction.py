@@ -1,4 +1,4 @@
-"""ShardTransaction: the effects of one event (or one timer) in one WriteBatch."""
+"""TaskTransaction: the effects of one event (or one timer) in one WriteBatch."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from eventyard.state import keys
 from eventyard.state.outbox import encode_entry
 
 if TYPE_CHECKING:
-    from eventyard.state.store import ShardStore
+    from eventyard.state.store import TaskStore
 
-__all__ = ["ShardTransaction"]
+__all__ = ["TaskTransaction"]
 
 _DELETED = object()
 
 
-class ShardTransaction:
+class TaskTransaction:
     """Buffers writes; reads see this transaction's own writes first.
 
     Nothing reaches RocksDB until `commit()`, so an exception in a handler
@@ -29,7 +29,7 @@ class ShardTransaction:
     included, and bytewax re-reads it).
     """
 
-    def __init__(self, store: "ShardStore", grouped: bool = False) -> None:
+    def __init__(self, store: "TaskStore", grouped: bool = False) -> None:
         self._store = store
         self._grouped = grouped
         self._writes: dict[bytes, Any] = {}
@@ -40,6 +40,9 @@ class ShardTransaction:
         # decoding each time was ~5% of its time. Callers write a record back
         # after every change, so the object holds what the transaction wrote.
         self._instances: dict[str, dict[str, Any] | None] = {}
+        self._watermarks: dict[bytes, int] = {}
+        self._seen: list[str] = []
+        self.min_timer_due: int | None = None  # earliest timer set in this transaction
 
     def _get(self, key: bytes) -> bytes | None:
         value = self._writes.get(key)
@@ -57,8 +60,7 @@ class ShardTransaction:
     def get_instance(self, aggregate_id: str) -> dict[str, Any] | None:
         if aggregate_id in self._instances:
             return self._instances[aggregate_id]
-        raw = self._get(keys.instance_key(aggregate_id))
-        return None if raw is None else orjson.loads(raw)
+        return self._store.cached_instance(aggregate_id)
 
     def put_instance(self, aggregate_id: str, instance: dict[str, Any]) -> None:
         self._instances[aggregate_id] = instance
@@ -69,25 +71,32 @@ class ShardTransaction:
     # -- timer index ---------------------------------------------------------------
     def set_timer(self, due_ms: int, aggregate_id: str, name: str) -> None:
         self._put(keys.timer_key(due_ms, aggregate_id, name), b"")
+        if self.min_timer_due is None or due_ms < self.min_timer_due:
+            self.min_timer_due = due_ms
 
     def cancel_timer(self, due_ms: int, aggregate_id: str, name: str) -> None:
         self._delete(keys.timer_key(due_ms, aggregate_id, name))
 
     # -- applied-offset watermark -------------------------------------------------
     def watermark(self, topic: str, partition: int) -> int:
-        raw = self._get(keys.watermark_key(topic, partition))
-        return -1 if raw is None else int(raw)
+        key = keys.watermark_key(topic, partition)
+        offset = self._watermarks.get(key)
+        return self._store.watermark_at(key) if offset is None else offset
 
     def set_watermark(self, topic: str, partition: int, offset: int) -> None:
-        self._put(keys.watermark_key(topic, partition), b"%d" % offset)
+        self._watermarks[keys.watermark_key(topic, partition)] = offset
 
     # -- processed event ids (dedup) ---------------------------------------------
     def seen(self, event_id: str) -> bool:
-        return self._get(keys.seen_key(event_id)) is not None
+        key = keys.seen_key(event_id)
+        if key in self._writes:
+            return self._writes[key] is not _DELETED
+        return self._store.maybe_seen(event_id) and self._store.get(key) is not None
 
     def mark_seen(self, event_id: str, now_ms: int) -> None:
         self._put(keys.seen_key(event_id), b"%d" % now_ms)
         self._put(keys.seen_expiry_key(now_ms, event_id), b"")
+        self._seen.append(event_id)
 
     # -- outbox ------------------------------------------------------------------------
     def append_outbox(self, record: OutRecord, now_ms: int) -> None:
@@ -98,7 +107,7 @@ class ShardTransaction:
             self.flush()
 
     def flush(self) -> None:
-        if not self._writes and not self._outbox and not self._instances:
+        if not self._writes and not self._outbox and not self._instances and not self._watermarks:
             return
         batch = WriteBatch(raw_mode=True)
         for aggregate_id, instance in self._instances.items():
@@ -106,6 +115,8 @@ class ShardTransaction:
                 batch.delete(keys.instance_key(aggregate_id))
             else:
                 batch.put(keys.instance_key(aggregate_id), orjson.dumps(instance))
+        for key, offset in self._watermarks.items():
+            batch.put(key, b"%d" % offset)
         for key, value in self._writes.items():
             if value is _DELETED:
                 batch.delete(key)
@@ -117,6 +128,19 @@ class ShardTransaction:
             seq += 1
         self._store.write(batch)
         self._store.next_outbox_seq = seq
+        self._store.committed(self._instances, self._watermarks, self._seen)
         self._writes.clear()
         self._outbox.clear()
-        self._instances.clear()
+        self._instances = {}
+        self._watermarks = {}
+        self._seen = []
+        self.min_timer_due = None
+
+    def discard(self) -> None:
+        """Abandon what is buffered (the store's decoded records may hold part of it)."""
+        self._writes.clear()
+        self._outbox.clear()
+        self._instances = {}
+        self._watermarks = {}
+        self._seen = []
+        self._store.forget_cached()

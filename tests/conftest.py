@@ -24,7 +24,7 @@ from eventyard.operators.decode import Decoder, Inbound
 from eventyard.operators.engine import WorkflowEngine
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_engine
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,11 +87,11 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
 
 
 @pytest.fixture
-def make_store(tmp_path: Path) -> Iterator[Callable[..., ShardStore]]:
-    opened: list[ShardStore] = []
+def make_store(tmp_path: Path) -> Iterator[Callable[..., TaskStore]]:
+    opened: list[TaskStore] = []
 
-    def make(shard: int = 0, create: bool = True, name: str = "store") -> ShardStore:
-        store = ShardStore.open(tmp_path / name / f"shard-{shard:05d}", shard, create=create)
+    def make(task: int = 0, create: bool = True, name: str = "store") -> TaskStore:
+        store = TaskStore.open(tmp_path / name / f"task-{task:05d}", task, create=create)
         opened.append(store)
         return store
 
@@ -127,11 +127,11 @@ def make_message() -> Callable[..., SourceMessage]:
 @pytest.fixture
 def make_inbound(make_settings: Callable[..., EventyardSettings], make_message) -> Callable[..., Inbound]:
     settings = make_settings()
-    decoder = Decoder("order_saga", get_pipeline("order_saga").catalog, settings.state.shards,
+    decoder = Decoder("order_saga", get_pipeline("order_saga").catalog,
                       settings.pipeline.max_event_bytes, settings.pipeline.max_hops)
 
     def make(record: OutRecord, **kw: int) -> Inbound:
-        _, item = decoder(make_message(record, **kw))
+        item = decoder(make_message(record, **kw))
         assert isinstance(item, Inbound), item
         return item
 

@@ -1,4 +1,4 @@
-"""The worker metrics: names the dashboard relies on, buckets, per-shard gauges."""
+"""The worker metrics: names the dashboard relies on, buckets, per-task gauges."""
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
@@ -44,16 +44,16 @@ def worker_7():
     metrics.set_worker(None)
 
 
-def test_per_shard_gauge_reports_the_sum_of_this_workers_shards(worker_7):
-    gauge = metrics.PerShardGauge(metrics.OPEN_WORKFLOWS, "p-shards")
+def test_per_task_gauge_reports_the_sum_of_this_workers_tasks(worker_7):
+    gauge = metrics.PerTaskGauge(metrics.OPEN_WORKFLOWS, "p-tasks")
     gauge.set(3, 10)
     gauge.set(9, 5)
     gauge.add(3, -2)
     gauge.add(11, 1)
-    assert _value("eventyard_open_workflows", pipeline="p-shards", worker="7") == 14
+    assert _value("eventyard_open_workflows", pipeline="p-tasks", worker="7") == 14
     gauge.forget(9)
     gauge.forget(404)  # never seen: nothing to do
-    assert _value("eventyard_open_workflows", pipeline="p-shards", worker="7") == 9
+    assert _value("eventyard_open_workflows", pipeline="p-tasks", worker="7") == 9
 
 
 def test_worker_label_is_the_process_id():

@@ -18,8 +18,7 @@ from eventyard.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
 from eventyard.replay.swap import discard, ensure_not_running, swap_in
-from eventyard.core.routing import shard_of
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state import TaskStore, StateDirectory
 
 
 def _since(value: str | None) -> int | None:
@@ -40,10 +39,12 @@ def replay(
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="rebuild and show one instance")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Rebuild every shard store from the input topics, then swap it in atomically."""
+    """Rebuild every task store from the input topics, then swap it in atomically.
+
+    Also converts a state directory of the old 256-shard layout to task stores."""
     with user_errors():
         definition, settings = load(pipeline, config)
-        live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+        live = StateDirectory(settings.state.dir, settings.name)
         swapping = not verify and aggregate is None
         if swapping:
             ensure_not_running(live)
@@ -55,7 +56,7 @@ def replay(
             discard(target)
             console.print("interrupted: the live state is untouched")
             raise typer.Exit(130) from None
-        rebuilt = StateDirectory(target, settings.name, settings.state.shards)
+        rebuilt = StateDirectory(target, settings.name)
         try:
             _report(result)
             if verify:
@@ -119,17 +120,19 @@ def _verify(live: StateDirectory, rebuilt: StateDirectory) -> None:
 
 
 def _show_one(rebuilt: StateDirectory, aggregate: str) -> None:
-    shard = shard_of(aggregate, rebuilt.shards)
-    path = rebuilt.shard_path(shard)
-    if not path.exists():
+    instance, task = None, -1
+    for task in rebuilt.existing_tasks():
+        store = TaskStore.open(rebuilt.task_path(task), task, read_only=True)
+        try:
+            instance = store.get_instance(aggregate)
+        finally:
+            store.close()
+        if instance is not None:
+            break
+    if not rebuilt.existing_tasks():
         console.print(f"no events for {aggregate!r} in the input topics")
         raise typer.Exit(1)
-    store = ShardStore.open(path, shard, read_only=True)
-    try:
-        instance = store.get_instance(aggregate)
-    finally:
-        store.close()
     if instance is None:
         console.print(f"{aggregate!r}: no instance after replay (never started, or expired)")
         raise typer.Exit(1)
-    print_instance(InstanceView(aggregate, shard, instance, []))
+    print_instance(InstanceView(aggregate, task, instance, []))

@@ -21,12 +21,12 @@ def show(pipeline: PipelineArg, aggregate_id: str, config: ConfigOption = None,
         view = read_instance(settings, aggregate_id)
     if as_json:
         console.print_json(orjson.dumps({
-            "aggregate_id": view.aggregate_id, "shard": view.shard, "instance": view.instance,
+            "aggregate_id": view.aggregate_id, "task": view.task, "instance": view.instance,
             "outbox": [{"seq": e.seq, "created_ms": e.created_ms, **e.record.to_json()} for e in view.outbox],
         }).decode())
         return
     if view.instance is None:
-        console.print(f"no workflow instance {aggregate_id!r} in shard {view.shard} "
+        console.print(f"no workflow instance {aggregate_id!r} in task {view.task} "
                       "(never started, or expired after finishing)")
         raise typer.Exit(1)
     print_instance(view)
@@ -35,7 +35,7 @@ def show(pipeline: PipelineArg, aggregate_id: str, config: ConfigOption = None,
 def print_instance(view: InstanceView) -> None:
     inst = view.instance or {}
     state = inst["state"] or "(waiting for its start event)"
-    console.print(f"[bold]{view.aggregate_id}[/]  shard {view.shard}  state [bold]{state}[/]"
+    console.print(f"[bold]{view.aggregate_id}[/]  task {view.task}  state [bold]{state}[/]"
                   f"{'  (finished)' if inst['finished'] else ''}  version {inst['version']}")
     console.print(f"updated {view.time(inst['updated_ms'])}  data {orjson.dumps(inst['data']).decode()}")
     timers = Table(title="pending timers")

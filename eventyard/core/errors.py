@@ -32,6 +32,10 @@ class ConfigError(EventyardError):
     """Settings are invalid; the message names the offending key."""
 
 
+class NotCopartitionedError(ConfigError):
+    """The input topics of a pipeline differ in partition count."""
+
+
 class StoreError(EventyardError):
     """A shard store cannot be used."""
 

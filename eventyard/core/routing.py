@@ -1,12 +1,11 @@
-"""Stable routing of aggregates to virtual shards and deterministic output IDs."""
+"""Where a key's records live (Kafka's default partitioning) and deterministic output IDs."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-import zlib
 
-__all__ = ["shard_of", "shard_key", "derived_event_id"]
+__all__ = ["murmur2", "task_of", "derived_event_id"]
 
 # Fixed namespace: output IDs must be identical across processes and restarts.
 _ID_NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
@@ -15,17 +14,36 @@ _VARIANT = {c: "89ab"[int(c, 16) & 0x3] for c in "0123456789abcdef"}
 _sha1 = hashlib.sha1
 
 
-def shard_of(aggregate_id: str, shards: int) -> int:
-    """crc32, never Python's hash(): routing must agree across processes and runs."""
-    return zlib.crc32(aggregate_id.encode("utf-8")) % shards
+def murmur2(data: bytes) -> int:
+    """Kafka's key hash (the Java client's default partitioner), as an unsigned 32-bit int."""
+    length = len(data)
+    m, r = 0x5BD1E995, 24
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = data[i] | data[i + 1] << 8 | data[i + 2] << 16 | data[i + 3] << 24
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length % 4
+    base = length - tail
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail >= 1:
+        h ^= data[base]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
 
 
-def shard_key(shard: int) -> str:
-    """The bytewax key of a shard (zero-padded, so keys sort as shards do)."""
-    return _SHARD_KEYS[shard] if shard < len(_SHARD_KEYS) else f"{shard:05d}"
-
-
-_SHARD_KEYS = tuple(f"{n:05d}" for n in range(4096))  # formatted once: two lookups per event
+def task_of(key: str, tasks: int) -> int:
+    """The input partition, hence the task, of records keyed `key` when every input
+    topic has `tasks` partitions and producers use Kafka's default partitioner."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % tasks
 
 
 def derived_event_id(cause_id: str, index: int) -> str:

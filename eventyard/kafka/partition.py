@@ -48,6 +48,7 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
         self._tick_every_ms = int(settings.tick_interval.total_seconds() * 1000)
         self._next_tick_ms = 0
         self._newest_ts = 0
+        self._idle = False  # the latest fetch returned nothing
         self._meter = PartitionMeter(pipeline, topic, partition)
 
     @abstractmethod
@@ -63,18 +64,32 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
     def position(self) -> int:
         """Next offset the client will return; asked only before any record was read."""
 
-    def next_batch(self) -> list[SourceMessage | InputTick]:
+    def read(self) -> list[SourceMessage]:
+        """Records ready now (never blocks); updates what `input_time_ms` reports."""
         records = self.fetch()
-        now = datetime.now(timezone.utc)
-        out: list[SourceMessage | InputTick] = list(records)
         if records:
+            self._idle = False
             self._awake = None
             self._next_offset = records[-1].offset + 1
             self._newest_ts = max(self._newest_ts, max(m.timestamp_ms for m in records))
             self._meter.read(len(records))
             self._meter.lag(self.highwater(), self._next_offset)
         else:
-            self._awake = now + self._backoff
+            self._idle = True
+            self._awake = datetime.now(timezone.utc) + self._backoff
+        return records
+
+    def input_time_ms(self, now_ms: int) -> int:
+        """How far this partition has been read in event time: the wall clock once
+        caught up, else the newest record timestamp read."""
+        if self._idle and self._caught_up():
+            return now_ms
+        return self._newest_ts
+
+    def next_batch(self) -> list[SourceMessage | InputTick]:
+        records = self.read()
+        now = datetime.now(timezone.utc)
+        out: list[SourceMessage | InputTick] = list(records)
         now_ms = int(now.timestamp() * 1000)
         if now_ms >= self._next_tick_ms:
             self._next_tick_ms = now_ms + self._tick_every_ms

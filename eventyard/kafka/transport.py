@@ -9,8 +9,9 @@ from bytewax.outputs import FixedPartitionedSink
 
 from eventyard.config import KafkaSettings
 from eventyard.core.records import InputTick, OutRecord, SourceMessage
+from eventyard.kafka.partition import EdgeSourcePartition, parse_part
 
-__all__ = ["make_source", "make_sink"]
+__all__ = ["make_source", "make_sink", "make_partition_reader", "partition_counts"]
 
 _log = logging.getLogger("eventyard.kafka")
 
@@ -27,6 +28,27 @@ def make_source(settings: KafkaSettings, topics: list[str],
         source = KafkaSource(settings, topics, pipeline)
     _log.info("kafka transport: %s", describe(settings))
     return source
+
+
+def make_partition_reader(settings: KafkaSettings, topic: str, partition: int, resume: int | None,
+                          pipeline: str) -> EdgeSourcePartition:
+    """A non-blocking reader of one topic-partition from offset `resume` (None:
+    kafka.start_from); a task holds one per input topic."""
+    if settings.client == "confluent":
+        from eventyard.kafka.confluent_source import ConfluentSourcePartition
+        return ConfluentSourcePartition(settings, topic, partition, resume, pipeline)
+    from eventyard.kafka.source import KafkaSourcePartition
+    return KafkaSourcePartition(settings, topic, partition, resume, pipeline)
+
+
+def partition_counts(settings: KafkaSettings, topics: list[str]) -> dict[str, int]:
+    """Partitions of each topic; a missing topic raises TopicMissingError."""
+    from eventyard.kafka.source import KafkaSource
+    counts: dict[str, int] = {}
+    for name in KafkaSource(settings, topics).list_parts():
+        topic = parse_part(name)[0]
+        counts[topic] = counts.get(topic, 0) + 1
+    return counts
 
 
 def describe(settings: KafkaSettings) -> str:

@@ -11,7 +11,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 __all__ = [
     "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT", "CONSUMER_LAG",
     "OPEN_WORKFLOWS", "PENDING_TIMERS", "TIMER_LATENESS", "BATCH_LATENCY",
-    "LATENESS_BUCKETS", "BATCH_BUCKETS", "PerShardGauge", "set_worker", "worker_label", "serve",
+    "LATE_EVENTS", "TASKS", "LATENESS_BUCKETS", "BATCH_BUCKETS", "PerTaskGauge", "per_task_gauge", "set_worker",
+    "worker_label", "serve",
 ]
 
 # Timer lateness spans "on time" (a few ms) to "the worker was stalled" (a minute).
@@ -35,14 +36,19 @@ EVENTS_OUT = Counter("eventyard_events_out", "Records produced by the pipeline s
 CONSUMER_LAG = Gauge("eventyard_consumer_lag", "High watermark minus next offset to read, per input partition",
                      ["pipeline", "topic", "partition"])
 OPEN_WORKFLOWS = Gauge("eventyard_open_workflows",
-                       "Workflow instances in the shard stores this worker owns",
+                       "Workflow instances in the task stores this worker owns",
                        ["pipeline", "worker"])
 PENDING_TIMERS = Gauge("eventyard_pending_timers",
-                       "Timers armed and not yet fired in the shard stores this worker owns",
+                       "Timers armed and not yet fired in the task stores this worker owns",
                        ["pipeline", "worker"])
 TIMER_LATENESS = Histogram("eventyard_timer_lateness_seconds",
                            "Wall-clock time between a timer's due time and its firing",
                            ["pipeline"], buckets=LATENESS_BUCKETS)
+LATE_EVENTS = Counter("eventyard_late_events",
+                      "Input records read with a timestamp older than their task's stream time",
+                      ["pipeline"])
+TASKS = Gauge("eventyard_tasks", "Tasks (input partition numbers) this worker runs: each task's events "
+              "are applied in this process, none crosses to another", ["pipeline", "worker"])
 BATCH_LATENCY = Histogram("eventyard_batch_latency_seconds",
                           "Time to process one bytewax batch in a step",
                           ["pipeline", "step"], buckets=BATCH_BUCKETS)
@@ -60,10 +66,10 @@ def worker_label() -> str:
     return _worker
 
 
-class PerShardGauge:
-    """A per-worker gauge fed with per-shard values.
+class PerTaskGauge:
+    """A per-worker gauge fed with per-task values.
 
-    Each shard logic knows only its own count; the worker's value is their sum.
+    Each task knows only its own count; the worker's value is their sum.
     Not thread-safe: bytewax runs one worker per process here (DESIGN.md 5).
     """
 
@@ -71,17 +77,28 @@ class PerShardGauge:
         self._child = gauge.labels(pipeline, worker_label())
         self._values: dict[int, float] = {}
 
-    def set(self, shard: int, value: float) -> None:
-        self._values[shard] = value
+    def set(self, task: int, value: float) -> None:
+        self._values[task] = value
         self._child.set(sum(self._values.values()))
 
-    def add(self, shard: int, delta: float) -> None:
-        self.set(shard, self._values.get(shard, 0) + delta)
+    def add(self, task: int, delta: float) -> None:
+        self.set(task, self._values.get(task, 0) + delta)
 
-    def forget(self, shard: int) -> None:
-        """A shard moved to another worker (or was closed): stop counting it here."""
-        self._values.pop(shard, None)
+    def forget(self, task: int) -> None:
+        """A task moved to another worker (or was closed): stop counting it here."""
+        self._values.pop(task, None)
         self._child.set(sum(self._values.values()))
+
+
+_per_task: dict[tuple[str, str], PerTaskGauge] = {}
+
+
+def per_task_gauge(gauge: Gauge, pipeline: str) -> PerTaskGauge:
+    """The process's one PerTaskGauge for `gauge` (every task of the worker feeds it)."""
+    key = (gauge._name, pipeline)  # noqa: SLF001 - the metric's own name
+    if key not in _per_task:
+        _per_task[key] = PerTaskGauge(gauge, pipeline)
+    return _per_task[key]
 
 
 def serve(port: int) -> None:

@@ -1,4 +1,4 @@
-"""Compare two state directories shard by shard, aggregate by aggregate."""
+"""Compare two state directories task by task, aggregate by aggregate."""
 
 from __future__ import annotations
 

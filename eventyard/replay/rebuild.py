@@ -1,4 +1,4 @@
-"""Rebuild shard stores by re-applying input events, obeying the decision log."""
+"""Rebuild task stores by re-applying input events, obeying the decision log."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ from eventyard.config import EventyardSettings
 from eventyard.core.deadletter import DeadLetterRecord
 from eventyard.core.records import OutRecord, SourceMessage
 from eventyard.replay.decisions import Coords, DecisionLog
-from eventyard.core.routing import shard_of
 from eventyard.operators.decode import Decoder, Inbound
 from eventyard.operators.operator_set import Delivery, OperatorSet
 from eventyard.pipelines.definition import PipelineDefinition
-from eventyard.runtime.flow import build_operators
-from eventyard.state import ShardStore, ShardTransaction, StateDirectory, TimerEntry
+from eventyard.runtime.flow import build_decoder, build_operators
+from eventyard.state import TaskStore, TaskTransaction, StateDirectory, TimerEntry
 
 __all__ = ["Rebuilder", "RebuildStats", "GROUP_DELIVERIES"]
 
-# Deliveries whose writes are grouped into one WriteBatch per shard: one RocksDB
-# write per shard per group instead of one per delivery, and a key written many
+# Deliveries whose writes are grouped into one WriteBatch per task: one RocksDB
+# write per task per group instead of one per delivery, and a key written many
 # times in a group is written once. Bounds the memory the pending writes take.
 GROUP_DELIVERIES = 10_000
 _CLOSERS = 4  # closing waits on RocksDB I/O; 64 stores closed ~2x faster by 4 threads (measured)
@@ -38,13 +37,14 @@ class RebuildStats:
 
 
 class Rebuilder:
-    """Feeds input records, in timestamp-merge order, into fresh shard stores.
+    """Feeds input records, in timestamp-merge order, into fresh task stores
+    (a record goes to the task of its partition number, as live).
 
     No outbox is written and no timer fires by the clock: timers fire exactly
     where the decision log says they fired live. `emit`, when given, receives the
     outputs (for `replay --emit`).
 
-    Writes are grouped (`GROUP_DELIVERIES`); every shard is flushed at the same
+    Writes are grouped (`GROUP_DELIVERIES`); every task is flushed at the same
     point, so the target always holds the state after a prefix of the merge
     order, each store's watermarks saying how far. `finish()` flushes the rest;
     `close()` after an error flushes whole deliveries only.
@@ -52,21 +52,19 @@ class Rebuilder:
 
     def __init__(self, definition: PipelineDefinition, settings: EventyardSettings, target: Path,
                  decisions: DecisionLog, emit: Callable[[list[OutRecord]], None] | None = None,
-                 aggregate: str | None = None) -> None:
+                 aggregate: str | None = None, tasks: int = 1) -> None:
         self.operators: OperatorSet = build_operators(definition, settings)
         for engine in self.operators:
             engine.config = dataclasses.replace(engine.config, record_outbox=False, build_outputs=emit is not None)
-        p = settings.pipeline
-        self.decoder = Decoder(settings.name, definition.catalog, settings.state.shards,
-                               p.max_event_bytes, p.max_hops)
-        self.dead_letter_topic = p.dead_letter
-        self.directory = StateDirectory(target, settings.name, settings.state.shards)
+        self.decoder: Decoder = build_decoder(definition, settings)
+        self.dead_letter_topic = settings.pipeline.dead_letter
+        self.directory = StateDirectory(target, settings.name, tasks)
         self.directory.ensure()
         self.decisions = decisions
         self.emit = emit
         self.aggregate = aggregate.encode() if aggregate is not None else None
-        self.stores: dict[int, ShardStore] = {}
-        self.txns: dict[int, ShardTransaction] = {}  # the open group, per shard
+        self.stores: dict[int, TaskStore] = {}
+        self.txns: dict[int, TaskTransaction] = {}  # the open group, per task
         self.grouped = 0  # deliveries in the open group
         self.applying = False  # a delivery is part-way through its effects
         self.dependencies = {(scope, before) for (scope, _), before in decisions.after.items()}
@@ -79,7 +77,7 @@ class Rebuilder:
         self.stats.events += 1
         if self.aggregate is not None and msg.key != self.aggregate:
             return
-        _, item = self.decoder(msg)
+        item = self.decoder(msg)
         if isinstance(item, DeadLetterRecord):
             self.stats.dead_letters += 1
             self._emit([item.to_record(self.dead_letter_topic)])
@@ -109,7 +107,7 @@ class Rebuilder:
                 pending += self.held.pop(done, [])
 
     def _apply_one(self, delivery: Delivery) -> None:
-        txn = self._txn(shard_of(delivery.key, self.directory.shards))
+        txn = self._txn(delivery.inbound.message.partition)
         self.applying = True
         out = self.operators.apply(txn, delivery)
         stored_id = self.operators.stored_id(delivery)
@@ -121,7 +119,7 @@ class Rebuilder:
         if self.grouped >= GROUP_DELIVERIES:
             self.flush()
 
-    def _fire_decided(self, txn: ShardTransaction, stored_id: str) -> list[OutRecord]:
+    def _fire_decided(self, txn: TaskTransaction, stored_id: str) -> list[OutRecord]:
         """Fire the timers that fired live at this key's current version, one at a
         time, and only one that is armed as it was live: a key forgotten and
         started again reaches the same version twice. Reads go through the
@@ -142,16 +140,16 @@ class Rebuilder:
         if self.emit is not None and records:
             self.emit(records)
 
-    def _txn(self, shard: int) -> ShardTransaction:
-        txn = self.txns.get(shard)
+    def _txn(self, task: int) -> TaskTransaction:
+        txn = self.txns.get(task)
         if txn is None:
-            if shard not in self.stores:
-                self.stores[shard] = ShardStore.open(self.directory.shard_path(shard), shard, create=True)
-            txn = self.txns[shard] = self.stores[shard].transaction(grouped=True)
+            if task not in self.stores:
+                self.stores[task] = TaskStore.open(self.directory.task_path(task), task, create=True)
+            txn = self.txns[task] = self.stores[task].transaction(grouped=True)
         return txn
 
     def flush(self) -> None:
-        """Write the open group: one WriteBatch per shard it touched."""
+        """Write the open group: one WriteBatch per task it touched."""
         for txn in self.txns.values():
             txn.flush()
         self.txns.clear()
@@ -170,10 +168,12 @@ class Rebuilder:
         the open group is dropped instead: a delivery's effects land whole or not
         at all, as when each delivery had its own transaction."""
         if self.applying:
+            for txn in self.txns.values():
+                txn.discard()
             self.txns.clear()
         else:
             self.flush()
         stores = list(self.stores.values())
         self.stores.clear()
         with ThreadPoolExecutor(_CLOSERS) as pool:
-            list(pool.map(ShardStore.close, stores))
+            list(pool.map(TaskStore.close, stores))

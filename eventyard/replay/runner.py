@@ -16,6 +16,7 @@ from eventyard.replay.decisions import DecisionLog
 from eventyard.replay.rebuild import Rebuilder, RebuildStats
 from eventyard.operators.decisions import merge_key
 from eventyard.pipelines.definition import PipelineDefinition
+from eventyard.runtime.flow import input_tasks
 
 __all__ = ["ReplayProgress", "ReplayResult", "run_replay"]
 
@@ -59,7 +60,8 @@ def run_replay(definition: PipelineDefinition, settings: EventyardSettings, targ
         for r in records:
             producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
 
-    rebuilder = Rebuilder(definition, settings, target, decisions, send if producer else None, aggregate)
+    tasks = input_tasks(settings)
+    rebuilder = Rebuilder(definition, settings, target, decisions, send if producer else None, aggregate, tasks)
     streams = open_streams(settings.kafka, list(settings.pipeline.inputs), since_ms)
     try:
         for n, msg in enumerate(merged(streams, merge_key), 1):

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from eventyard.core.errors import EventyardError, StoreLockedError
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state import TaskStore, StateDirectory
 
 __all__ = ["ReplayRefused", "ensure_not_running", "swap_in", "discard"]
 
@@ -17,13 +17,13 @@ class ReplayRefused(EventyardError):
 
 
 def ensure_not_running(directory: StateDirectory) -> None:
-    """A running worker holds its shard stores' RocksDB locks; try taking them."""
-    for shard in directory.existing_shards():
+    """A running worker holds its task stores' RocksDB locks; try taking them."""
+    for task in directory.existing_tasks():
         try:
-            ShardStore.open(directory.shard_path(shard), shard).close()
+            TaskStore.open(directory.task_path(task), task).close()
         except StoreLockedError:
             raise ReplayRefused(
-                f"pipeline {directory.pipeline} is running (shard {shard} is held by a worker): "
+                f"pipeline {directory.pipeline} is running (task {task} is held by a worker): "
                 "stop it before replacing its state, or use --verify, which does not swap"
             ) from None
 

@@ -1,32 +1,40 @@
 """Compose a bytewax dataflow from a pipeline definition and its settings.
 
-    Kafka inputs -> decode/validate -> route (one delivery per operator, keyed by
-                        |           its key's shard) -> operators (RocksDB)
-                        \\-> dead letters -------------------------\\-> Kafka sink
+    Kafka partition p of every input -> task p: decode/validate -> event-time merge
+        -> workflow + operators (task p's RocksDB store) -> outputs, dead letters,
+        decisions -> Kafka sink (written by the same process)
+
+One source partition per task, and nothing else keyed: bytewax keeps a source
+partition's items on its worker, so no event crosses processes.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from eventyard.config import EventyardSettings
-from eventyard.core.deadletter import DeadLetterRecord
-from eventyard.kafka import make_sink, make_source
-from eventyard.core.records import InputTick, OutRecord
-from eventyard.core.routing import shard_key
-from eventyard.operators.decode import Decoder, Inbound
+from eventyard.core.errors import NotCopartitionedError, StoreError
+from eventyard.kafka import make_sink
+from eventyard.kafka.transport import make_partition_reader, partition_counts
 from eventyard.operators.api import Operator
+from eventyard.operators.decode import Decoder
 from eventyard.operators.engine import EngineConfig, OperatorEngine, WorkflowEngine
+from eventyard.operators.merge import EventTimeMerge, MergeBounds
 from eventyard.operators.operator_set import OperatorSet
 from eventyard.operators.retry import RetryPolicy
-from eventyard.operators.shard_logic import ShardRuntime, ShardTick
+from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines.definition import PipelineDefinition
 from eventyard.pipelines.operator_specs import load_operator
-from eventyard.state import StateDirectory
+from eventyard.runtime.task_source import TaskSource
+from eventyard.state import TaskStore, StateDirectory
 from eventyard.state.memory import set_store_memory
 
-__all__ = ["build_engine", "build_operators", "build_runtime", "build_flow"]
+__all__ = ["build_engine", "build_operators", "build_decoder", "build_flow", "input_tasks", "copartitioned"]
+
+STEP = "tasks"  # the source's step id: its recovery snapshots are per task
 
 
 def _engine_config(settings: EventyardSettings) -> EngineConfig:
@@ -61,55 +69,69 @@ def build_operators(definition: PipelineDefinition, settings: EventyardSettings)
     config = _engine_config(settings)
     engines = [build_engine(definition, settings),
                *(OperatorEngine(o, definition.catalog, config, retry=_retry(settings, o.retryable)) for o in extra)]
-    return OperatorSet(engines, settings.state.shards)
+    return OperatorSet(engines)
 
 
-def build_runtime(definition: PipelineDefinition, settings: EventyardSettings) -> ShardRuntime:
-    state = settings.state
-    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, state.shards,
-                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    directory.ensure()
-    return ShardRuntime(
-        directory=directory,
-        operators=build_operators(definition, settings),
-        outbox_retention=settings.state.outbox_retention,
-        dedup_retention=settings.state.dedup_retention,
-        rebuild_missing=settings.state.rebuild_missing,
-        sync_at_snapshot=settings.state.sync_at_snapshot,
-        pipeline=settings.name,
-    )
+def build_decoder(definition: PipelineDefinition, settings: EventyardSettings) -> Decoder:
+    p = settings.pipeline
+    return Decoder(settings.name, definition.catalog, p.max_event_bytes, p.max_hops)
+
+
+def copartitioned(counts: dict[str, int]) -> int:
+    """The task count of inputs with these partition counts; refuses unequal ones."""
+    if len(set(counts.values())) != 1:
+        listed = ", ".join(f"{topic}: {n}" for topic, n in sorted(counts.items()))
+        raise NotCopartitionedError(
+            f"input topics must be co-partitioned (same partition count, keyed by aggregate ID), "
+            f"found {listed}. Task p reads partition p of every input, so each aggregate's events "
+            "must land on the same partition number everywhere. Recreate or expand the topics to one "
+            "count (`eventyard topics create PIPELINE` creates them co-partitioned)")
+    return next(iter(counts.values()))
+
+
+def input_tasks(settings: EventyardSettings) -> int:
+    """The pipeline's task count (partitions per input topic), checked co-partitioned."""
+    return copartitioned(partition_counts(settings.kafka, list(settings.pipeline.inputs)))
 
 
 def build_flow(definition: PipelineDefinition, settings: EventyardSettings, process: int = 0,
-               processes: int = 1) -> Dataflow:
+               processes: int = 1, tasks: int | None = None) -> Dataflow:
     """The dataflow run by worker process `process` of `processes`."""
-    p = settings.pipeline
-    runtime = build_runtime(definition, settings)
-    decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
+    tasks = input_tasks(settings) if tasks is None else tasks
+    state, kafka = settings.state, settings.kafka
+    # Memory is budgeted over the tasks a process may own at most.
+    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20,
+                     max(1, -(-tasks // processes)),
+                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+    directory = StateDirectory(state.dir, settings.name, tasks)
+    directory.ensure()
+    operators = build_operators(definition, settings)
+    decoder = build_decoder(definition, settings)
+    task_settings = TaskSettings(
+        pipeline=settings.name, dead_letter_topic=settings.pipeline.dead_letter,
+        outbox_retention=state.outbox_retention, dedup_retention=state.dedup_retention,
+        sync_at_snapshot=state.sync_at_snapshot)
+    inputs = list(settings.pipeline.inputs)
+    bounds = MergeBounds(settings.pipeline.merge_max_records, settings.pipeline.merge_max_bytes)
 
-    def to_dead_letter(item: tuple[str, Inbound | DeadLetterRecord]) -> tuple[str, OutRecord]:
-        key, record = item
-        assert isinstance(record, DeadLetterRecord)
-        return key, record.to_record(p.dead_letter)
+    def build_task(number: int, resume: dict[str, Any] | None) -> Task:
+        path = directory.task_path(number)
+        # A task bytewax has a snapshot for must find its store (else its state is elsewhere).
+        store = TaskStore.open(path, number, create=resume is None or state.rebuild_missing)
+        try:
+            return Task(number, store, operators, decoder,
+                        EventTimeMerge([(topic, number) for topic in inputs], bounds), task_settings,
+                        emitted_seq=resume["outbox_seq"] if resume else 0, resumed=resume is not None)
+        except StoreError:
+            store.close()
+            raise
 
-    shards = settings.state.shards
+    def reader(topic: str, partition: int, resume: int | None):  # type: ignore[no-untyped-def]
+        return make_partition_reader(kafka, topic, partition, resume, settings.name)
 
-    def broadcast(tick: InputTick) -> list[tuple[str, ShardTick]]:
-        # Every shard needs every partition's input time to know its stream time.
-        return [(shard_key(n), ShardTick(n, tick)) for n in range(shards)]
-
-    source = make_source(settings.kafka, list(p.inputs), settings.name)
-    runtime.input_partitions = len(source.list_parts())
+    source = TaskSource(inputs, tasks, reader, build_task, read_cap=2 * kafka.max_poll_records,
+                        backoff=kafka.idle_backoff, pipeline=settings.name)
     flow = Dataflow(settings.name)
-    items = op.input("kafka_in", flow, source)
-    ticks = op.branch("is_tick", items, lambda item: isinstance(item, InputTick))
-    decoded = op.map("decode", ticks.falses, decoder)
-    valid = op.branch("is_valid", decoded, lambda item: isinstance(item[1], Inbound))
-    dead = op.map("dead_letter", valid.falses, to_dead_letter)
-    routed = op.flat_map("route", valid.trues, runtime.operators.route)
-    to_shards = op.merge("with_ticks", routed, op.flat_map("broadcast_ticks", ticks.trues, broadcast))
-    outputs = op.stateful_batch("workflow", to_shards, runtime.builder)
-    sink = make_sink(settings.kafka, settings.name, process, processes)
-    op.output("kafka_out", op.merge("all_out", outputs, dead), sink)
+    outputs = op.input(STEP, flow, source)
+    op.output("kafka_out", outputs, make_sink(kafka, settings.name, process, processes))
     return flow

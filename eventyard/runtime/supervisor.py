@@ -17,6 +17,7 @@ from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
+from eventyard.runtime.flow import input_tasks
 from eventyard.state import StateDirectory
 
 __all__ = ["PipelineSupervisor"]
@@ -60,9 +61,15 @@ class PipelineSupervisor:
         share = layout.recovery_share(self.settings.recovery.partitions)
         log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
         ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
-        directory = StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards)
+        self.tasks = input_tasks(self.settings)  # refuses inputs that are not co-partitioned
+        if len(layout.local) * max(layout.machines, 1) > self.tasks:
+            log.warning("%d processes for %d tasks (partitions per input topic): %d will idle; "
+                        "parallelism is capped by the partition count",
+                        len(layout.local) * max(layout.machines, 1), self.tasks,
+                        len(layout.local) * max(layout.machines, 1) - self.tasks)
+        directory = StateDirectory(self.settings.state.dir, self.settings.name, self.tasks)
         directory.ensure()
-        check_layout(directory.root, layout, has_stores=bool(directory.existing_shards()))
+        check_layout(directory.root, layout, has_stores=bool(directory.existing_tasks()))
         init_recovery_share(self.settings.recovery.dir, self.settings.recovery.partitions, share)
 
     def start(self) -> None:

@@ -20,13 +20,13 @@ def test_every_key_is_overridable_from_the_environment(make_settings, tmp_path: 
         kafka__bootstrap_servers="kafka-1:9092,kafka-2:9092",
         order_saga__payment_timeout="5s",
         order_saga__payment_reminder_after="2s",
-        state__shards="64",
+        state__history_size="64",
         state__dir=str(tmp_path / "elsewhere"),
         recovery__dir=str(tmp_path / "rec"),
     )
     assert settings.kafka.client_options()["bootstrap_servers"] == ["kafka-1:9092", "kafka-2:9092"]
     assert settings.order_saga.payment_timeout == timedelta(seconds=5)
-    assert settings.state.shards == 64
+    assert settings.state.history_size == 64
     assert settings.state.dir == tmp_path / "elsewhere"
     assert settings.recovery.dir == tmp_path / "rec"
 

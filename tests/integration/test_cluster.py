@@ -47,7 +47,7 @@ class TwoMachines:
         return [run.process.wait(timeout=60) for run in runs]
 
     def directory(self, settings, machine: int) -> StateDirectory:
-        return StateDirectory(Path(self.disk(machine)["EVENTYARD_STATE__DIR"]), settings.name, settings.state.shards)
+        return StateDirectory(Path(self.disk(machine)["EVENTYARD_STATE__DIR"]), settings.name)
 
 
 def test_two_machines_split_the_shards_and_resume_after_a_restart(live_settings, start_pipeline, make_driver, tmp_path):
@@ -70,7 +70,7 @@ def test_two_machines_split_the_shards_and_resume_after_a_restart(live_settings,
     assert "the connection to another process of the cluster is gone" in runs[0].log.read_text()
 
     # Each machine's disk holds the stores of the shards its process owns, none of the other's.
-    shards = [set(machines.directory(settings, m).existing_shards()) for m in range(2)]
+    shards = [set(machines.directory(settings, m).existing_tasks()) for m in range(2)]
     assert shards[0] and shards[1] and not shards[0] & shards[1]
     assert all(len(list((tmp_path / f"machine-{m}" / "recovery").glob("part-*.sqlite3"))) == 2 for m in range(2))
     instances = {}
@@ -92,7 +92,7 @@ def test_a_changed_layout_is_refused_before_any_worker_starts_and_starts_after_r
     driver.send_initial()
     start_pipeline.settle(driver, driver.all_as_expected)
     assert machines.stop(runs) == [0, 0]
-    before = [set(machines.directory(settings, m).existing_shards()) for m in range(2)]
+    before = [set(machines.directory(settings, m).existing_tasks()) for m in range(2)]
 
     runs = machines.start(disks=(1, 0))  # each machine now on the other's disk: its shards are elsewhere
     assert [run.process.wait(timeout=120) for run in runs] == [2, 2]
@@ -102,7 +102,7 @@ def test_a_changed_layout_is_refused_before_any_worker_starts_and_starts_after_r
         assert f"last ran as machine {1 - m} of 2 with 1 process(es) each, now machine {m} of 2" in log
         assert "eventyard replay" in log and "started order_saga" not in log
     # Refused, not recreated empty: both disks hold exactly the shards they had.
-    assert [set(machines.directory(settings, m).existing_shards()) for m in range(2)] == before
+    assert [set(machines.directory(settings, m).existing_tasks()) for m in range(2)] == before
 
     # The way to a new layout: replay on every machine, then start it.
     for m in range(2):

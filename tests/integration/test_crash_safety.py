@@ -33,7 +33,7 @@ def seed() -> int:
 
 
 def _final_states(settings) -> dict[str, dict]:
-    return dict(StateDirectory(settings.state.dir, settings.name, settings.state.shards).read_instances())
+    return dict(StateDirectory(settings.state.dir, settings.name).read_instances())
 
 
 def _expected_state(outcome: Outcome) -> str:
@@ -107,8 +107,8 @@ def test_missing_shard_store_is_refused_with_the_shard_named(live_settings, star
     # from the earliest offset, the default) rebuilds every shard: nothing to refuse.
     await_snapshot(settings)
     assert run.stop() == 0
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    victim = directory.existing_shards()[0]
+    directory = StateDirectory(settings.state.dir, settings.name)
+    victim = directory.existing_tasks()[0]
     shutil.rmtree(directory.shard_path(victim))
     run = start_pipeline(processes=processes)
     # One process exits 2; with two, bytewax may report a panic of the cluster instead

@@ -25,8 +25,7 @@ from eventyard.demo.traffic import envelope_record
 from eventyard.core.envelope import utc_now
 from eventyard.inspect import read_instance
 from eventyard.core.records import OutRecord, SourceMessage
-from eventyard.core.routing import shard_of
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state import TaskStore, StateDirectory
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -210,13 +209,16 @@ def test_redrive_dry_run_lists_the_selection_and_publishes_nothing(dead_lettered
 
 
 def wait_until_applied(settings: EventyardSettings, aggregate_id: str, record: SourceMessage, launcher) -> None:
-    """Until the pipeline has read past `record`: its shard's watermark covers the offset."""
-    shards = settings.state.shards
-    path = StateDirectory(settings.state.dir, settings.name, shards).shard_path(shard_of(aggregate_id, shards))
+    """Until the pipeline has read past `record`: its task's watermark covers the offset."""
+    task = record.partition  # task p reads partition p of every input
+    path = StateDirectory(settings.state.dir, settings.name).task_path(task)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         launcher.running[-1].check_alive()
-        store = ShardStore.open(path, shard_of(aggregate_id, shards), read_only=True)
+        if not path.exists():
+            time.sleep(0.1)
+            continue
+        store = TaskStore.open(path, task, read_only=True)
         try:
             if store.watermark(record.topic, record.partition) >= record.offset:
                 return

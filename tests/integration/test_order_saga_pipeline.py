@@ -83,7 +83,7 @@ def test_graceful_stop_and_restart_mid_stream_applies_no_event_twice(live_settin
     start_pipeline.settle(driver, driver.all_as_expected)
     # stop before reading state: a running worker holds its shard stores open
     assert start_pipeline.stop_all() == [0, 0]
-    instances = dict(StateDirectory(settings.state.dir, settings.name, settings.state.shards).read_instances())
+    instances = dict(StateDirectory(settings.state.dir, settings.name).read_instances())
     assert len(instances) == 1000
     for order_id, instance in instances.items():
         event_ids = [h[1] for h in instance["history"]]

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from eventyard.demo.traffic import ALL_OUTCOMES, FAST_OUTCOMES, Outcome, plan_orders
-from eventyard.core.routing import shard_of
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.core.routing import task_of
+from eventyard.state import TaskStore, StateDirectory
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -56,9 +56,9 @@ def test_verify_reports_identical_after_a_live_run_with_timeouts(live_run):
 def test_verify_names_a_corrupted_aggregate(live_run):
     settings, scenarios, _ = live_run()
     victim = scenarios[7].order_id
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    shard = shard_of(victim, settings.state.shards)
-    store = ShardStore.open(directory.shard_path(shard), shard)
+    directory = StateDirectory(settings.state.dir, settings.name)
+    task = task_of(victim, settings.kafka.topic_partitions)
+    store = TaskStore.open(directory.task_path(task), task)
     txn = store.transaction()
     instance = txn.get_instance(victim)
     txn.put_instance(victim, {**instance, "state": "tampered"})
@@ -79,8 +79,8 @@ def test_replay_swaps_in_equal_state_and_sends_nothing_downstream(live_run):
     assert _output_count(driver) == outputs_before  # side-effect free
     backups = list(settings.state.dir.parent.glob(f"{settings.state.dir.name}.replaced-*"))
     assert len(backups) == 1
-    live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
-    old = StateDirectory(backups[0], settings.name, settings.state.shards)
+    live = StateDirectory(settings.state.dir, settings.name)
+    old = StateDirectory(backups[0], settings.name)
     from eventyard.replay import compare_states
     assert compare_states(old, live).identical
 
@@ -116,7 +116,7 @@ def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pip
 
 def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run, spawn):
     settings, _, _ = live_run()
-    live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    live = StateDirectory(settings.state.dir, settings.name)
     before = dict(live.read_instances())
     replay = spawn([sys.executable, "-m", "eventyard", "replay", "order_saga"], cwd=REPO,
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -162,13 +162,12 @@ def test_verify_covers_operators_added_by_config(live_run, monkeypatch):
                      "output": "alerts"}},
     ]).decode())
     settings, scenarios, _ = live_run(orders=300)
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    directory = StateDirectory(settings.state.dir, settings.name)
     scoped = set()
-    for shard in range(settings.state.shards):
-        if directory.shard_path(shard).exists():
-            store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
-            scoped |= {key.split("\x1f")[0] for key, _ in store.instances() if "\x1f" in key}
-            store.close()
+    for task in directory.existing_tasks():
+        store = TaskStore.open(directory.task_path(task), task, read_only=True)
+        scoped |= {key.split("\x1f")[0] for key, _ in store.instances() if "\x1f" in key}
+        store.close()
     assert "velocity" in scoped and scoped <= {"velocity", "inactivity"}  # each under its own scope
     result = eventyard("replay", "order_saga", "--verify")
     assert result.returncode == 0, result.stdout + result.stderr

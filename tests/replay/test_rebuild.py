@@ -7,9 +7,8 @@ import dataclasses
 import pytest
 
 from eventyard.replay import DecisionLog, Rebuilder, compare_states, rebuild
-from eventyard.core.routing import shard_of
 from eventyard.pipelines import get_pipeline
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state import TaskStore, StateDirectory
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def rebuild_into(make_settings, tmp_path):
     def make(name: str, **kw) -> tuple[Rebuilder, StateDirectory]:
         target = tmp_path / name
         return (Rebuilder(get_pipeline("order_saga"), settings, target, DecisionLog(), **kw),
-                StateDirectory(target, settings.name, settings.state.shards))
+                StateDirectory(target, settings.name))
 
     return make
 
@@ -94,8 +93,7 @@ def test_interrupted_within_a_delivery_leaves_none_of_it_written(orders, rebuild
     # before the handler ran, and that write is dropped with its group.
     instances = _instances(directory)
     assert set(instances) == {"o-1", "o-2"} and instances["o-1"]["state"] == instances["o-2"]["state"]
-    shard = shard_of("o-1", directory.shards)
-    store = ShardStore.open(directory.shard_path(shard), shard, read_only=True)
+    store = TaskStore.open(directory.task_path(0), 0, read_only=True)  # partition 0: the messages' task
     try:
         assert store.watermark("payments", 0) == -1
     finally:

@@ -78,8 +78,8 @@ def test_a_recovery_directory_holding_another_machines_partitions_is_refused(tmp
     assert len(list(tmp_path.glob("part-*.sqlite3"))) == 4
 
 
-def test_state_show_on_a_cluster_machine_says_the_shard_may_be_on_another(make_settings):
+def test_state_show_on_a_cluster_machine_says_the_task_may_be_on_another(make_settings):
     settings = make_settings()
     check_layout(settings.state.dir, ClusterLayout.parse("a,b", 1, 2), has_stores=False)
-    with pytest.raises(StoreMissingError, match="has no store .* machine 1 of 2 of a cluster, .* another machine"):
+    with pytest.raises(StoreMissingError, match="no task stores .* machine 1 of 2 of a cluster, .* another machine"):
         read_instance(settings, "order-000001")

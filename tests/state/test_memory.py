@@ -1,4 +1,4 @@
-"""The per-process RocksDB memory budget bounds the memtables of all shard stores together."""
+"""The per-process RocksDB memory budget bounds the memtables of all task stores together."""
 
 import os
 from collections.abc import Iterator
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eventyard.state import ShardStore
+from eventyard.state import TaskStore
 from eventyard.state.memory import set_store_memory, store_memory
 
 MB = 1 << 20
@@ -20,7 +20,7 @@ def budget() -> Iterator[None]:
 
 
 def _memtables_after_writing(tmp_path: Path, total_mb: int) -> int:
-    stores = [ShardStore.open(tmp_path / f"shard-{n}", n, create=True) for n in range(STORES)]
+    stores = [TaskStore.open(tmp_path / f"task-{n}", n, create=True) for n in range(STORES)]
     value = os.urandom(700).hex()
     rounds = (total_mb * MB) // (STORES * len(value))
     for i in range(rounds):
@@ -48,9 +48,9 @@ def test_a_bigger_budget_keeps_more_in_memory(tmp_path, budget):
     assert _memtables_after_writing(tmp_path, total_mb=12) > 8 * MB
 
 
-def _flushed_store(path: Path) -> ShardStore:
+def _flushed_store(path: Path) -> TaskStore:
     """A store with one SST file on disk (so a table reader is open)."""
-    store = ShardStore.open(path, 0, create=True)
+    store = TaskStore.open(path, 0, create=True)
     txn = store.transaction()
     for i in range(20_000):
         txn.put_instance(f"order-{i}", {"state": "open"})
@@ -60,14 +60,14 @@ def _flushed_store(path: Path) -> ShardStore:
     return store
 
 
-def _written_options(store: ShardStore) -> str:
+def _written_options(store: TaskStore) -> str:
     return max(store.path.glob("OPTIONS-*")).read_text()
 
 
 @pytest.mark.parametrize("bits", [0, 10])
 def test_bloom_filters_are_written_only_when_asked(tmp_path, budget, bits):
     set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=bits)
-    store = _flushed_store(tmp_path / "shard-0")
+    store = _flushed_store(tmp_path / "task-0")
     assert ("filter_policy=bloomfilter" in _written_options(store)) == bool(bits)
     assert store.get_instance("order-7") == {"state": "open"}
     store.close()
@@ -79,7 +79,7 @@ def test_index_and_filter_blocks_in_the_cache_leave_table_readers(tmp_path, budg
     readers = {}
     for in_cache in (False, True):
         set_store_memory(64 * MB, 8 * MB, bloom_bits_per_key=10, index_in_cache=in_cache)
-        store = _flushed_store(tmp_path / f"shard-{in_cache}")
+        store = _flushed_store(tmp_path / f"task-{in_cache}")
         assert ("cache_index_and_filter_blocks=true" in _written_options(store)) == in_cache
         assert store.get_instance("order-7") == {"state": "open"}
         readers[in_cache] = store._db.property_int_value("rocksdb.estimate-table-readers-mem")
@@ -90,6 +90,6 @@ def test_index_and_filter_blocks_in_the_cache_leave_table_readers(tmp_path, budg
 
 
 def test_files_are_written_through_small_buffers(tmp_path, budget):
-    store = _flushed_store(tmp_path / "shard-0")
+    store = _flushed_store(tmp_path / "task-0")
     assert "writable_file_max_buffer_size=16384" in _written_options(store)
     store.close()

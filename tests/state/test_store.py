@@ -4,7 +4,8 @@ import pytest
 
 from eventyard.core.errors import StoreCorruptError, StoreError, StoreLockedError, StoreMissingError
 from eventyard.core.records import OutRecord
-from eventyard.state import ShardStore, StateDirectory
+from eventyard.state.directory import LegacyLayoutError
+from eventyard.state import TaskStore, StateDirectory
 
 
 def test_nothing_is_visible_until_commit(make_store):
@@ -34,14 +35,14 @@ def test_timers_come_out_in_due_order_and_only_when_due(make_store):
 
 
 def test_outbox_sequence_survives_reopen(tmp_path: Path):
-    path = tmp_path / "shard-00001"
-    store = ShardStore.open(path, 1, create=True)
+    path = tmp_path / "task-00001"
+    store = TaskStore.open(path, 1, create=True)
     txn = store.transaction()
     for i in range(3):
         txn.append_outbox(OutRecord("out", b"k", b"v%d" % i, (("h", b"1"),)), now_ms=i)
     txn.commit()
     store.close()
-    store = ShardStore.open(path, 1)
+    store = TaskStore.open(path, 1)
     assert store.next_outbox_seq == 4
     after = list(store.outbox_after(1))
     assert [e.record.value for e in after] == [b"v1", b"v2"]
@@ -66,8 +67,8 @@ def test_dedup_marks_and_outbox_expire_after_retention(make_store):
 def test_the_outbox_sequence_never_goes_back_when_every_entry_has_expired(tmp_path: Path):
     # Re-sending after a restart takes the entries after the snapshot's sequence
     # number; numbering from 1 again would leave new outputs below it, never re-sent.
-    path = tmp_path / "shard-00002"
-    store = ShardStore.open(path, 2, create=True)
+    path = tmp_path / "task-00002"
+    store = TaskStore.open(path, 2, create=True)
     txn = store.transaction()
     for i in range(3):
         txn.append_outbox(OutRecord("out", None, b"v%d" % i), now_ms=i)
@@ -75,53 +76,77 @@ def test_the_outbox_sequence_never_goes_back_when_every_entry_has_expired(tmp_pa
     store.expire(outbox_before_ms=10**15, seen_before_ms=0)  # all older than the retention
     assert [e.record.value for e in store.outbox_after(0)] == [b"v2"]  # the newest is kept
     store.close()
-    store = ShardStore.open(path, 2)
+    store = TaskStore.open(path, 2)
     assert store.next_outbox_seq == 4 and store.has_emitted
     store.close()
 
 
 def test_missing_store_is_refused_not_recreated(tmp_path: Path):
-    with pytest.raises(StoreMissingError, match="shard 7.*missing.*replay"):
-        ShardStore.open(tmp_path / "shard-00007", 7, create=False)
-    assert not (tmp_path / "shard-00007").exists()
+    with pytest.raises(StoreMissingError, match="task 7.*missing.*replay"):
+        TaskStore.open(tmp_path / "task-00007", 7, create=False)
+    assert not (tmp_path / "task-00007").exists()
 
 
 def test_corrupt_store_is_refused(tmp_path: Path):
-    path = tmp_path / "shard-00002"
-    ShardStore.open(path, 2, create=True).close()
+    path = tmp_path / "task-00002"
+    TaskStore.open(path, 2, create=True).close()
     (path / "CURRENT").write_text("MANIFEST-999999\n")
-    with pytest.raises(StoreCorruptError, match="shard 2"):
-        ShardStore.open(path, 2)
+    with pytest.raises(StoreCorruptError, match="task 2"):
+        TaskStore.open(path, 2)
 
 
 def test_store_held_by_another_handle_is_reported_as_locked(make_store):
-    store = make_store(shard=3)
+    store = make_store(task=3)
     with pytest.raises(StoreLockedError, match="in use"):
-        ShardStore.open(store.path, 3)
+        TaskStore.open(store.path, 3)
 
 
-def test_store_of_another_shard_is_refused(tmp_path: Path):
-    ShardStore.open(tmp_path / "s", 4, create=True).close()
-    with pytest.raises(StoreCorruptError, match="belongs to shard 4"):
-        ShardStore.open(tmp_path / "s", 5)
+def test_store_of_another_task_is_refused(tmp_path: Path):
+    TaskStore.open(tmp_path / "s", 4, create=True).close()
+    with pytest.raises(StoreCorruptError, match="belongs to task 4"):
+        TaskStore.open(tmp_path / "s", 5)
 
 
-def test_state_directory_pins_shard_count(tmp_path: Path):
-    StateDirectory(tmp_path, "order_saga", 256).ensure()
-    StateDirectory(tmp_path, "order_saga", 256).ensure()  # same count: fine
-    with pytest.raises(StoreError, match="state.shards=256, configured 64"):
-        StateDirectory(tmp_path, "order_saga", 64).ensure()
+def test_state_directory_pins_the_partition_count(tmp_path: Path):
+    StateDirectory(tmp_path, "order_saga", 8).ensure()
+    StateDirectory(tmp_path, "order_saga", 8).ensure()  # same count: fine
+    with pytest.raises(StoreError, match="written with 8 partitions per input topic, the topics now have 4"):
+        StateDirectory(tmp_path, "order_saga", 4).ensure()
     with pytest.raises(StoreError, match="pipeline 'order_saga'"):
-        StateDirectory(tmp_path, "loans", 256).ensure()
+        StateDirectory(tmp_path, "loans", 8).ensure()
 
 
-def test_state_directory_reads_every_instance_of_every_shard(tmp_path: Path):
+def test_a_state_directory_of_the_old_shard_layout_is_refused_naming_the_conversion(tmp_path: Path):
+    (tmp_path / "MANIFEST.json").write_text('{"pipeline": "order_saga", "shards": 256}')
+    (tmp_path / "shard-00017").mkdir()
+    with pytest.raises(LegacyLayoutError, match="256-shard layout.*eventyard replay order_saga"):
+        StateDirectory(tmp_path, "order_saga", 4).ensure()
+
+
+def test_state_directory_reads_every_instance_of_every_task(tmp_path: Path):
     directory = StateDirectory(tmp_path, "order_saga", 8)
     directory.ensure()
-    for shard, aggregate in ((1, "a"), (5, "b")):
-        store = ShardStore.open(directory.shard_path(shard), shard, create=True)
+    for task, aggregate in ((1, "a"), (5, "b")):
+        store = TaskStore.open(directory.task_path(task), task, create=True)
         txn = store.transaction()
         txn.put_instance(aggregate, {"state": aggregate})
         txn.commit()
         store.close()
     assert dict(directory.read_instances()) == {"a": {"state": "a"}, "b": {"state": "b"}}
+
+
+def test_a_restarted_store_still_skips_marked_event_ids_and_applied_offsets(tmp_path: Path):
+    # The dedup filter and the watermarks are in memory: both come back on open.
+    path = tmp_path / "task-00000"
+    store = TaskStore.open(path, 0, create=True)
+    txn = store.transaction(grouped=True)
+    txn.mark_seen("e-1", 1000)
+    txn.set_watermark("orders", 0, 41)
+    assert txn.seen("e-1") and txn.watermark("orders", 0) == 41  # its own writes
+    txn.flush()
+    assert not store.transaction().seen("e-2")
+    store.close()
+    reopened = TaskStore.open(path, 0)
+    txn = reopened.transaction()
+    assert txn.seen("e-1") and not txn.seen("e-2") and txn.watermark("orders", 0) == 41
+    reopened.close()
