@@ -76,6 +76,7 @@ class Task:
         self.merge = merge
         self.settings = settings
         self.counts = TaskCounts()
+        self.closed = False
         # Outbox entries after this sequence may not have reached Kafka: re-emit first.
         self.emitted_seq = emitted_seq
         self._resend_pending = resumed
@@ -229,6 +230,7 @@ class Task:
         return self.emitted_seq
 
     def close(self) -> None:
+        self.closed = True
         for gauge in (*self._gauges, metrics.per_task_gauge(metrics.TASKS, self.settings.pipeline)):
             gauge.forget(self.number)
         self.store.close()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +25,9 @@ from eventyard.operators.engine import WorkflowEngine
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_engine
 from eventyard.state import TaskStore
+
+if TYPE_CHECKING:
+    from eventyard.operators.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,6 +101,32 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., TaskStore]]:
     yield make
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def make_task(make_settings: Callable[..., EventyardSettings], tmp_path: Path) -> Iterator[Callable[..., Task]]:
+    """A task of the order saga over a real store on disk; kwargs: env overrides, resume."""
+    from eventyard.operators.merge import EventTimeMerge
+    from eventyard.operators.task import Task, TaskSettings
+    from eventyard.runtime.flow import build_decoder, build_operators
+
+    made: list[Task] = []
+
+    def make(number: int = 0, resume: dict[str, Any] | None = None, **env: str) -> Task:
+        settings = make_settings(**env)
+        definition = get_pipeline("order_saga")
+        store = TaskStore.open(tmp_path / "tasks" / f"task-{number:05d}", number, create=True)
+        task = Task(number, store, build_operators(definition, settings), build_decoder(definition, settings),
+                    EventTimeMerge([(topic, number) for topic in settings.pipeline.inputs]),
+                    TaskSettings(settings.name, settings.pipeline.dead_letter),
+                    emitted_seq=resume["outbox_seq"] if resume else 0, resumed=resume is not None)
+        made.append(task)
+        return task
+
+    yield make
+    for task in made:
+        if not task.closed:
+            task.close()
 
 
 @pytest.fixture
