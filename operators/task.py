@@ -78,8 +78,10 @@ class Task:
         self.counts = TaskCounts()
         self.closed = False
         # Outbox entries after this sequence may not have reached Kafka: re-emit first.
+        # Also when bytewax has no snapshot of the task: a run that crashed before its
+        # first epoch committed left outputs in the store whose inputs are skipped now.
         self.emitted_seq = emitted_seq
-        self._resend_pending = resumed
+        self._resend_pending = True
         if resumed:
             self._check_not_behind()
         self._earliest_timer: int | None = self._committed_earliest()

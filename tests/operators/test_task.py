@@ -121,3 +121,18 @@ def test_a_record_older_than_stream_time_is_late_applied_and_counted(make_task, 
     task.run(now_ms=T0 + 5 * MINUTE)
     assert task.counts.late == 1
     assert task.store.get_instance("o-1")["data"]["payment_id"] == "p"  # applied, never dropped
+
+
+def test_a_task_bytewax_never_snapshotted_re_emits_its_whole_outbox(make_task, event):
+    # A run killed before its first epoch committed: bytewax restarts the task from
+    # scratch, its inputs are skipped by the watermarks, so only the outbox has them.
+    task, feed = make_task(), Feed()
+    placed = feed(event("OrderPlaced", "o-1", **PLACED), T0)
+    task.offer([placed])
+    caught_up(task, T0)
+    lost = task.run(now_ms=T0)
+    task.close()
+    again = make_task(resume=None)
+    again.offer([placed])  # read again from the earliest offset
+    caught_up(again, T0)
+    assert again.run(now_ms=T0) == lost
