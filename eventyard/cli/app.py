@@ -31,7 +31,9 @@ app.command()(replay)
 def run(
     pipeline: PipelineArg,
     processes: Annotated[int, typer.Option(
-        "--processes", "-p", min=1, help="worker processes (on each machine, with --cluster)")] = 1,
+        "--processes", "-p", min=1,
+        help="worker processes (on each machine, with --cluster); parallelism is capped by the "
+             "partition count of the input topics: one task per partition, processes beyond that idle")] = 1,
     config: ConfigOption = None,
     log_format: Annotated[LogFormatChoice | None, typer.Option(
         "--log-format", help="text or json lines (default: EVENTYARD_LOG_FORMAT, else text)")] = None,
@@ -42,7 +44,10 @@ def run(
     machine: Annotated[int | None, typer.Option(
         envvar="EVENTYARD_MACHINE", help="this machine's position in --cluster, from 0")] = None,
 ) -> None:
-    """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C."""
+    """Run PIPELINE in N worker processes until SIGTERM or Ctrl-C.
+
+    Task p reads partition p of every input topic and runs in one process; the
+    input topics must be co-partitioned (same partition count), or run refuses."""
     from eventyard.core.errors import ConfigError
     from eventyard.runtime import PipelineSupervisor
     from eventyard.runtime.cluster import ClusterLayout
