@@ -10,6 +10,7 @@ partition's items on its worker, so no event crosses processes.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import bytewax.operators as op
@@ -33,6 +34,8 @@ from eventyard.state import TaskStore, StateDirectory
 from eventyard.state.memory import set_store_memory
 
 __all__ = ["build_engine", "build_operators", "build_decoder", "build_flow", "input_tasks", "copartitioned"]
+
+log = logging.getLogger(__name__)
 
 STEP = "tasks"  # the source's step id: its recovery snapshots are per task
 
@@ -116,14 +119,21 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings, proc
 
     def build_task(number: int, resume: dict[str, Any] | None) -> Task:
         path = directory.task_path(number)
-        # A task bytewax has a snapshot for must find its store (else its state is elsewhere).
-        store = TaskStore.open(path, number, create=resume is None or state.rebuild_missing)
         try:
-            return Task(number, store, operators, decoder,
-                        EventTimeMerge([(topic, number) for topic in inputs], bounds), task_settings,
-                        emitted_seq=resume["outbox_seq"] if resume else 0, resumed=resume is not None)
-        except StoreError:
-            store.close()
+            # A task bytewax has a snapshot for must find its store (else its state is elsewhere).
+            store = TaskStore.open(path, number, create=resume is None or state.rebuild_missing)
+            try:
+                return Task(number, store, operators, decoder,
+                            EventTimeMerge([(topic, number) for topic in inputs], bounds), task_settings,
+                            emitted_seq=resume["outbox_seq"] if resume else 0, resumed=resume is not None)
+            except StoreError:
+                store.close()
+                raise
+        except StoreError as exc:
+            # With several processes bytewax reports an error raised here only as
+            # "Send thread panic" in every worker: log it where it happens.
+            log.error("%s", exc)
+            exc.logged = True
             raise
 
     def reader(topic: str, partition: int, resume: int | None):  # type: ignore[no-untyped-def]

@@ -50,7 +50,7 @@ class TwoMachines:
         return StateDirectory(Path(self.disk(machine)["EVENTYARD_STATE__DIR"]), settings.name)
 
 
-def test_two_machines_split_the_shards_and_resume_after_a_restart(live_settings, start_pipeline, make_driver, tmp_path):
+def test_two_machines_split_the_tasks_and_resume_after_a_restart(live_settings, start_pipeline, make_driver, tmp_path):
     settings = live_settings()
     machines = TwoMachines(tmp_path, start_pipeline)
     scenarios = plan_orders(1000, FAST_OUTCOMES, seed=17)

@@ -96,7 +96,7 @@ def test_rescaling_between_crashes_keeps_every_workflow(live_settings, start_pip
 
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_missing_shard_store_is_refused_with_the_shard_named(live_settings, start_pipeline, make_driver, processes):
+def test_missing_task_store_is_refused_with_the_task_named(live_settings, start_pipeline, make_driver, processes):
     settings = live_settings()
     scenarios = plan_orders(50, FAST_OUTCOMES, seed=1)
     driver = make_driver(settings, scenarios)
@@ -104,18 +104,18 @@ def test_missing_shard_store_is_refused_with_the_shard_named(live_settings, star
     driver.send_initial()
     start_pipeline.settle(driver, driver.all_as_expected)
     # Stopped before any epoch commits, a restart starts from scratch and (reading
-    # from the earliest offset, the default) rebuilds every shard: nothing to refuse.
+    # from the earliest offset, the default) rebuilds every task: nothing to refuse.
     await_snapshot(settings)
     assert run.stop() == 0
     directory = StateDirectory(settings.state.dir, settings.name)
     victim = directory.existing_tasks()[0]
-    shutil.rmtree(directory.shard_path(victim))
+    shutil.rmtree(directory.task_path(victim))
     run = start_pipeline(processes=processes)
     # One process exits 2; with two, bytewax may report a panic of the cluster instead
     # (exit 1), so the message is logged by the worker where the store was missing.
     code = run.process.wait(timeout=120)
     assert code == 2 if processes == 1 else code != 0
     log = run.log.read_text()
-    assert "ERROR operators.shard_logic" in log and f"shard {victim}: store" in log
+    assert "ERROR eventyard.runtime.flow" in log and f"task {victim}: store" in log
     assert "missing" in log and "eventyard replay" in log
-    assert not directory.shard_path(victim).exists()  # not silently recreated
+    assert not directory.task_path(victim).exists()  # not silently recreated
