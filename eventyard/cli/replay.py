@@ -37,6 +37,8 @@ def replay(
     emit: Annotated[bool, typer.Option("--emit", help="also publish outputs downstream")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="rebuild aside and compare with live state")] = False,
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="rebuild and show one instance")] = None,
+    processes: Annotated[int, typer.Option(
+        "--processes", "-p", min=1, help="rebuild the tasks in this many processes (at most one per task)")] = 1,
     config: ConfigOption = None,
 ) -> None:
     """Rebuild every task store from the input topics, then swap it in atomically.
@@ -51,7 +53,7 @@ def replay(
         mode = "verify" if verify else "one" if aggregate else "replay"
         target = settings.state.dir.with_name(f"{settings.state.dir.name}.{mode}-{time.strftime('%Y%m%dT%H%M%S')}")
         try:
-            result = _run_with_progress(definition, settings, target, _since(since), emit, aggregate)
+            result = _run_with_progress(definition, settings, target, _since(since), emit, aggregate, processes)
         except KeyboardInterrupt:
             discard(target)
             console.print("interrupted: the live state is untouched")
@@ -73,7 +75,7 @@ def replay(
                 discard(target)
 
 
-def _run_with_progress(definition, settings, target: Path, since_ms, emit, aggregate) -> ReplayResult:
+def _run_with_progress(definition, settings, target: Path, since_ms, emit, aggregate, processes) -> ReplayResult:
     """One bar for all offsets (events/s, ETA) and one row of offsets per partition."""
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
@@ -89,7 +91,7 @@ def _run_with_progress(definition, settings, target: Path, since_ms, emit, aggre
                 progress.update(rows[name], completed=position, total=end)
 
         return run_replay(definition, settings, target, since_ms=since_ms, emit=emit,
-                          aggregate=aggregate, on_progress=update)
+                          aggregate=aggregate, on_progress=update, processes=processes)
 
 
 def _report(result: ReplayResult) -> None:

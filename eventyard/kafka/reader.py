@@ -101,7 +101,9 @@ class PartitionStream:
         self.fetch.close()
 
 
-def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | None = None) -> list[PartitionStream]:
+def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | None = None,
+                 only: set[int] | None = None) -> list[PartitionStream]:
+    """One stream per partition of `topics` (`only` these partition numbers, if given)."""
     meta = KafkaConsumer(**settings.client_options())
     try:
         tps = []
@@ -109,7 +111,7 @@ def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | Non
             partitions = meta.partitions_for_topic(topic)
             if not partitions:
                 raise TopicMissingError(f"topic {topic!r} does not exist on {settings.bootstrap_servers}")
-            tps += [TopicPartition(topic, p) for p in sorted(partitions)]
+            tps += [TopicPartition(topic, p) for p in sorted(partitions) if only is None or p in only]
         ends = meta.end_offsets(tps)
         starts = meta.beginning_offsets(tps)
         if since_ms is not None:

@@ -53,6 +53,14 @@ def test_verify_reports_identical_after_a_live_run_with_timeouts(live_run):
     assert "timers fired as decided live" in result.stdout
 
 
+def test_replay_in_two_processes_rebuilds_the_same_state(live_run):
+    # Each process rebuilds the tasks p mod 2 from their own partitions only.
+    settings, scenarios, _ = live_run(orders=300)
+    result = eventyard("replay", "order_saga", "--verify", "--processes", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"identical: {len(scenarios)} aggregates" in result.stdout
+
+
 def test_verify_names_a_corrupted_aggregate(live_run):
     settings, scenarios, _ = live_run()
     victim = scenarios[7].order_id
