@@ -42,9 +42,12 @@ def _first_error(exc: ValidationError) -> str:
 class Decoder:
     """SourceMessage -> Inbound | DeadLetterRecord."""
 
-    def __init__(self, pipeline: str, catalog: EventCatalog, max_event_bytes: int, max_hops: int) -> None:
+    def __init__(self, pipeline: str, catalog: EventCatalog, max_event_bytes: int, max_hops: int,
+                 rekeyed_topics: frozenset[str] = frozenset()) -> None:
         self.pipeline = pipeline
         self.inputs = catalog.inputs()
+        # Repartition topics: records keyed by an operator's key, not the aggregate.
+        self.rekeyed_topics = rekeyed_topics
         self.max_event_bytes = max_event_bytes
         self.max_hops = max_hops
 
@@ -94,7 +97,7 @@ class Decoder:
             return self._dead(
                 msg, Reason.UNKNOWN_TYPE, f"event type {envelope.type!r} is not an input of {self.pipeline}"
             )
-        if key != envelope.aggregate_id:
+        if key != envelope.aggregate_id and msg.topic not in self.rekeyed_topics:
             return self._dead(
                 msg,
                 Reason.KEY_MISMATCH,

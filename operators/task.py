@@ -176,8 +176,17 @@ class Task:
             return [item.to_record(self.settings.dead_letter_topic)]
         self.counts.applied_records += 1
         out: list[OutRecord] = []
-        for delivery in self.operators.deliveries(item):
-            out += self.operators.apply(txn, delivery)
+        operators = self.operators
+        if msg.topic in operators.rekeyed_scope:
+            out += operators.apply(txn, operators.rekeyed(item))
+        else:
+            local, rekeyed = operators.route(item)
+            for delivery in local:
+                out += operators.apply(txn, delivery)
+            for delivery in rekeyed:
+                record = operators.send_rekeyed(txn, delivery)
+                if record is not None:
+                    out.append(record)
         timer = txn.min_timer_due
         if timer is not None and (self._earliest_timer is None or timer < self._earliest_timer):
             self._earliest_timer = timer

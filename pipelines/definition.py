@@ -16,7 +16,7 @@ from eventyard.core.catalog import EventCatalog
 from eventyard.operators.api import Operator
 from eventyard.operators.workflow import Workflow
 
-__all__ = ["PipelineDefinition", "OperatorFactory"]
+__all__ = ["PipelineDefinition", "OperatorFactory", "repartition_topic"]
 
 # An operator, or a function of the pipeline's settings that builds one.
 OperatorFactory = Union[Operator[Any], Callable[[EventyardSettings], Operator[Any]]]
@@ -41,6 +41,26 @@ class PipelineDefinition:
     def settings(self, yaml_file: Path | None = None, **overrides: object) -> EventyardSettings:
         return load_settings(self.name, self.options, yaml_file=yaml_file, overrides=overrides or None)
 
+    def all_operators(self, settings: EventyardSettings) -> list[Operator[Any]]:
+        """The operators next to the workflow: added in Python, then from the YAML."""
+        from eventyard.pipelines.operator_specs import load_operator
+
+        return [*self.build_operators(settings), *(load_operator(spec) for spec in settings.pipeline.operators)]
+
+    def repartition_topics(self, settings: EventyardSettings) -> dict[str, str]:
+        """Operator state scope -> its repartition topic (`<pipeline>.<operator>.repartition`):
+        where the events an operator keys by something other than the aggregate go, keyed
+        by the operator's key, so all of one key's events meet in one task."""
+        return {op.state_scope: repartition_topic(settings.name, op.name) for op in self.all_operators(settings)}
+
+    def task_inputs(self, settings: EventyardSettings) -> list[str]:
+        """Every topic a task reads partition p of: the inputs and the repartition topics."""
+        return [*settings.pipeline.inputs, *self.repartition_topics(settings).values()]
+
     def topics(self, settings: EventyardSettings) -> list[str]:
         p = settings.pipeline
-        return [*p.inputs, *p.outputs.values(), p.dead_letter, p.decisions]
+        return [*self.task_inputs(settings), *p.outputs.values(), p.dead_letter, p.decisions]
+
+
+def repartition_topic(pipeline: str, operator: str) -> str:
+    return f"{pipeline}.{operator}.repartition"

@@ -5,7 +5,11 @@ is most of what a task writes. The first format (JSON with hex-encoded bytes)
 doubled every key, value and header; this one stores them verbatim:
 
     0x01 | created_ms:i64 | topic:u16+utf8 | key:i32+bytes | value:i32+bytes |
-    header count:u16 | (name:u16+utf8 | value:i32+bytes)*        (-1 length: None)
+    header count:u16 | (name:u16+utf8 | value:i32+bytes)* [| timestamp_ms:i64]
+                                                                (-1 length: None)
+
+The trailing timestamp is there only for records that carry their own event time
+(re-keyed inputs); readers of the first binary format never look past the headers.
 
 Entries written by the first format (they start with `[`) still decode, so a
 store written by an older release re-emits its outbox after an upgrade.
@@ -25,6 +29,7 @@ _VERSION = 1
 _HEAD = struct.Struct(">Bq")
 _U16 = struct.Struct(">H")
 _I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
 
 
 def _blob(data: bytes | None) -> bytes:
@@ -50,6 +55,8 @@ def encode_entry(created_ms: int, record: OutRecord) -> bytes:
     for name, value in record.headers:
         parts.append(_text(name))
         parts.append(_blob(value))
+    if record.timestamp_ms is not None:
+        parts.append(_I64.pack(record.timestamp_ms))
     return b"".join(parts)
 
 
@@ -90,7 +97,8 @@ def decode_entry(data: bytes) -> tuple[int, OutRecord]:
     for _ in range(reader.u16()):
         name = reader.text()
         headers.append((name, reader.blob() or b""))
-    return created_ms, OutRecord(topic, key, value, tuple(headers))
+    timestamp_ms = _I64.unpack_from(data, reader.at)[0] if len(data) - reader.at >= _I64.size else None
+    return created_ms, OutRecord(topic, key, value, tuple(headers), timestamp_ms)
 
 
 def entry_created_ms(data: bytes) -> int:

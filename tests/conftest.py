@@ -117,7 +117,7 @@ def make_task(make_settings: Callable[..., EventyardSettings], tmp_path: Path) -
         definition = get_pipeline("order_saga")
         store = TaskStore.open(tmp_path / "tasks" / f"task-{number:05d}", number, create=True)
         task = Task(number, store, build_operators(definition, settings), build_decoder(definition, settings),
-                    EventTimeMerge([(topic, number) for topic in settings.pipeline.inputs]),
+                    EventTimeMerge([(topic, number) for topic in definition.task_inputs(settings)]),
                     TaskSettings(settings.name, settings.pipeline.dead_letter),
                     emitted_seq=resume["outbox_seq"] if resume else 0, resumed=resume is not None)
         made.append(task)

@@ -49,15 +49,17 @@ class InputTick:
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """One record to publish: the sink sends it as is."""
+    """One record to publish: the sink sends it as is. `timestamp_ms` None lets the
+    producer stamp it; a re-keyed input keeps its original event time."""
 
     topic: str
     key: bytes | None
     value: bytes | None
     headers: Headers = ()
+    timestamp_ms: int | None = None
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return OutRecord, (self.topic, self.key, self.value, self.headers)
+        return OutRecord, (self.topic, self.key, self.value, self.headers, self.timestamp_ms)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -65,6 +67,7 @@ class OutRecord:
             "key": None if self.key is None else self.key.hex(),
             "value": None if self.value is None else self.value.hex(),
             "headers": [[k, v.hex()] for k, v in self.headers],
+            **({"timestamp_ms": self.timestamp_ms} if self.timestamp_ms is not None else {}),
         }
 
     @classmethod
@@ -75,4 +78,5 @@ class OutRecord:
             key=None if key is None else bytes.fromhex(str(key)),
             value=None if value is None else bytes.fromhex(str(value)),
             headers=tuple((str(k), bytes.fromhex(v)) for k, v in obj["headers"]),  # type: ignore[attr-defined]
+            timestamp_ms=obj.get("timestamp_ms"),  # type: ignore[arg-type]
         )

@@ -71,8 +71,12 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
         for record in values:
             while True:
                 try:
-                    producer.produce(record.topic, record.value, record.key,
-                                     headers=list(record.headers) if record.headers else None)
+                    if record.timestamp_ms is None:
+                        producer.produce(record.topic, record.value, record.key,
+                                         headers=list(record.headers) if record.headers else None)
+                    else:
+                        producer.produce(record.topic, record.value, record.key, timestamp=record.timestamp_ms,
+                                         headers=list(record.headers) if record.headers else None)
                     break
                 except BufferError:
                     # librdkafka's queue is full: let it send before queueing more.

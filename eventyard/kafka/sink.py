@@ -58,7 +58,8 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
         with self._one_wakeup(values):
             for record in values:
                 future = self._producer.send(
-                    record.topic, key=record.key, value=record.value, headers=list(record.headers)
+                    record.topic, key=record.key, value=record.value, headers=list(record.headers),
+                    timestamp_ms=record.timestamp_ms,
                 )
                 future.add_errback(self._failed)
         count_out(self._pipeline, values)

@@ -85,7 +85,11 @@ class Rebuilder:
         assert isinstance(item, Inbound)
         self.stats.applied += 1
         coords = (msg.topic, msg.partition, msg.offset)
-        for delivery in self.operators.deliveries(item):
+        if msg.topic in self.operators.rekeyed_scope:
+            deliveries = [self.operators.rekeyed(item)]
+        else:  # re-keyed deliveries are read back from their repartition topics, as live
+            deliveries = self.operators.route(item)[0]
+        for delivery in deliveries:
             # Each operator applied this record when it did live: hold it for the
             # operator that applied it after a later-sorting record.
             before = self.decisions.after.get((delivery.scope, coords))

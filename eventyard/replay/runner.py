@@ -65,7 +65,7 @@ def run_replay(definition: PipelineDefinition, settings: EventyardSettings, targ
     its tasks' partitions: a task's state depends on its own partitions alone, so
     the result is the same as one process's."""
     started = time.monotonic()
-    tasks = input_tasks(settings)
+    tasks = input_tasks(settings, definition)
     StateDirectory(target, settings.name, tasks).ensure()
     processes = 1 if aggregate is not None else max(1, min(processes, tasks))
     if processes == 1:
@@ -89,7 +89,7 @@ def _replay_tasks(definition: PipelineDefinition, settings: EventyardSettings, t
             producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
 
     rebuilder = Rebuilder(definition, settings, target, decisions, send if producer else None, aggregate, tasks)
-    streams = open_streams(settings.kafka, list(settings.pipeline.inputs), since_ms, only)
+    streams = open_streams(settings.kafka, definition.task_inputs(settings), since_ms, only)
     try:
         for n, msg in enumerate(merged(streams, merge_key), 1):
             rebuilder.feed(msg)

@@ -28,7 +28,6 @@ from eventyard.operators.operator_set import OperatorSet
 from eventyard.operators.retry import RetryPolicy
 from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines.definition import PipelineDefinition
-from eventyard.pipelines.operator_specs import load_operator
 from eventyard.runtime.task_source import TaskSource
 from eventyard.state import TaskStore, StateDirectory
 from eventyard.state.memory import set_store_memory
@@ -67,17 +66,17 @@ def build_engine(definition: PipelineDefinition, settings: EventyardSettings) ->
 
 def build_operators(definition: PipelineDefinition, settings: EventyardSettings) -> OperatorSet:
     """The workflow plus the operators added in Python and in the YAML config."""
-    extra: list[Operator] = [*definition.build_operators(settings),
-                             *(load_operator(spec) for spec in settings.pipeline.operators)]
+    extra: list[Operator] = definition.all_operators(settings)
     config = _engine_config(settings)
     engines = [build_engine(definition, settings),
                *(OperatorEngine(o, definition.catalog, config, retry=_retry(settings, o.retryable)) for o in extra)]
-    return OperatorSet(engines)
+    return OperatorSet(engines, definition.repartition_topics(settings))
 
 
 def build_decoder(definition: PipelineDefinition, settings: EventyardSettings) -> Decoder:
     p = settings.pipeline
-    return Decoder(settings.name, definition.catalog, p.max_event_bytes, p.max_hops)
+    return Decoder(settings.name, definition.catalog, p.max_event_bytes, p.max_hops,
+                   frozenset(definition.repartition_topics(settings).values()))
 
 
 def copartitioned(counts: dict[str, int]) -> int:
@@ -92,15 +91,17 @@ def copartitioned(counts: dict[str, int]) -> int:
     return next(iter(counts.values()))
 
 
-def input_tasks(settings: EventyardSettings) -> int:
-    """The pipeline's task count (partitions per input topic), checked co-partitioned."""
-    return copartitioned(partition_counts(settings.kafka, list(settings.pipeline.inputs)))
+def input_tasks(settings: EventyardSettings, definition: PipelineDefinition | None = None) -> int:
+    """The pipeline's task count (partitions per input topic), checked co-partitioned
+    (with the repartition topics, when the definition is given)."""
+    topics = definition.task_inputs(settings) if definition else list(settings.pipeline.inputs)
+    return copartitioned(partition_counts(settings.kafka, topics))
 
 
 def build_flow(definition: PipelineDefinition, settings: EventyardSettings, process: int = 0,
                processes: int = 1, tasks: int | None = None) -> Dataflow:
     """The dataflow run by worker process `process` of `processes`."""
-    tasks = input_tasks(settings) if tasks is None else tasks
+    tasks = input_tasks(settings, definition) if tasks is None else tasks
     state, kafka = settings.state, settings.kafka
     # Memory is budgeted over the tasks a process may own at most.
     set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20,
@@ -114,7 +115,7 @@ def build_flow(definition: PipelineDefinition, settings: EventyardSettings, proc
         pipeline=settings.name, dead_letter_topic=settings.pipeline.dead_letter,
         outbox_retention=state.outbox_retention, dedup_retention=state.dedup_retention,
         sync_at_snapshot=state.sync_at_snapshot)
-    inputs = list(settings.pipeline.inputs)
+    inputs = definition.task_inputs(settings)
     bounds = MergeBounds(settings.pipeline.merge_max_records, settings.pipeline.merge_max_bytes)
 
     def build_task(number: int, resume: dict[str, Any] | None) -> Task:

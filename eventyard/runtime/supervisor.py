@@ -17,6 +17,7 @@ from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
+from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import input_tasks
 from eventyard.state import StateDirectory
 
@@ -48,6 +49,7 @@ class PipelineSupervisor:
         if cluster is None:
             check_process_count(processes, processes)
         self.pipeline = pipeline
+        self.definition = get_pipeline(pipeline)
         self.settings = settings
         self.processes = processes
         self.config_file = config_file
@@ -60,8 +62,8 @@ class PipelineSupervisor:
         """Check what workers need before any starts, so errors are reported once."""
         share = layout.recovery_share(self.settings.recovery.partitions)
         log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
-        ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
-        self.tasks = input_tasks(self.settings)  # refuses inputs that are not co-partitioned
+        ensure_topics_exist(self.settings.kafka, self.definition.task_inputs(self.settings))
+        self.tasks = input_tasks(self.settings, self.definition)  # refuses inputs not co-partitioned
         if len(layout.local) * max(layout.machines, 1) > self.tasks:
             log.warning("%d processes for %d tasks (partitions per input topic): %d will idle; "
                         "parallelism is capped by the partition count",

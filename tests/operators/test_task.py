@@ -14,12 +14,13 @@ PLACED = dict(customer_id="c", amount=10, currency="EUR", items=[{"sku": "s", "q
 class Feed:
     """Records as a task reads them: per-topic offsets, explicit timestamps."""
 
-    def __init__(self) -> None:
+    def __init__(self, partition: int = 0) -> None:
+        self.partition = partition
         self.offsets: dict[str, int] = {}
 
     def __call__(self, record: OutRecord, ts: int) -> SourceMessage:
         offset = self.offsets[record.topic] = self.offsets.get(record.topic, -1) + 1
-        return SourceMessage(record.topic, 0, offset, record.key, record.value, record.headers, ts)
+        return SourceMessage(record.topic, self.partition, offset, record.key, record.value, record.headers, ts)
 
 
 def types(records: list[OutRecord]) -> list[str]:
@@ -136,3 +137,35 @@ def test_a_task_bytewax_never_snapshotted_re_emits_its_whole_outbox(make_task, e
     again.offer([placed])  # read again from the earliest offset
     caught_up(again, T0)
     assert again.run(now_ms=T0) == lost
+
+
+VELOCITY = orjson.dumps([{"use": "eventyard.operators.examples.velocity:VelocityDetector",
+                          "options": {"event_type": "OrderPlaced", "key_field": "customer_id", "limit": 1,
+                                      "window": "1h", "output": "events"}}]).decode()
+
+
+def test_an_operator_keyed_across_partitions_meets_all_its_events_in_one_task(make_task, event):
+    # Two orders of one customer land in two tasks (their aggregates' partitions).
+    # The velocity operator keys by customer: each task sends its event through the
+    # operator's repartition topic, keyed by customer, with the original event time;
+    # the task of the customer's partition counts both and alerts once.
+    env = {"pipeline__operators": VELOCITY}
+    first, second = make_task(0, **env), make_task(1, **env)
+    feeds = [Feed(0), Feed(1)]
+    sent, read = [], []
+    for task, feed, order, ts in ((first, feeds[0], "o-1", T0), (second, feeds[1], "o-2", T0 + 1)):
+        read.append(feed(event("OrderPlaced", order, **PLACED), ts))
+        task.offer([read[-1]])
+        caught_up(task, ts)
+        out = task.run(now_ms=ts)
+        rekeyed = [r for r in out if r.topic == "order_saga.velocity.repartition"]
+        assert [(r.key, r.timestamp_ms) for r in rekeyed] == [(b"c", ts)]
+        assert types([r for r in out if r is not rekeyed[0]]) == ["ChargePayment", "ReserveInventory"]
+        sent += rekeyed
+    home = make_task(2, **env)  # the task reading the customer's partition of the repartition topic
+    home.offer([SourceMessage(r.topic, 2, n, r.key, r.value, r.headers, r.timestamp_ms) for n, r in enumerate(sent)])
+    caught_up(home, T0 + 10)
+    assert types(home.run(now_ms=T0 + 10)) == ["FraudSuspected"]  # 2 orders > limit 1
+    # A restart that reads the order again sends nothing twice: the operator's watermark.
+    first.offer([read[0]])
+    assert first.run(now_ms=T0 + 10) == []

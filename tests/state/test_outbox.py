@@ -41,3 +41,12 @@ def test_a_store_written_by_the_first_format_still_re_emits_its_outbox(make_stor
         (1, 5_000, RECORDS[0]), (2, 9_000, RECORDS[1])]
     assert store.expire(outbox_before_ms=6_000, seen_before_ms=0) == 1
     assert [e.seq for e in store.outbox_after(0)] == [2]
+
+
+def test_a_record_with_its_own_event_time_keeps_it_through_the_outbox():
+    # Repartition records carry the input's timestamp: a re-send must not restamp them.
+    from eventyard.core.records import OutRecord
+    from eventyard.state.outbox import decode_entry, encode_entry
+
+    for record in (OutRecord("t", b"k", b"v", (("h", b"x"),), 1_700_000_000_123), OutRecord("t", None, b"v")):
+        assert decode_entry(encode_entry(5, record)) == (5, record)
