@@ -141,7 +141,10 @@ class Task:
             timer = self._earliest_timer
             if txn.min_timer_due is not None and (timer is None or txn.min_timer_due < timer):
                 timer = txn.min_timer_due
-            horizon = min(vouched, now_ms)
+            # Timers follow stream time like records do. A caught-up partition vouches
+            # with the wall clock, so stream time passes the clock only if every idle
+            # partition has read records stamped ahead of it (a producer's clock skew).
+            horizon = vouched
             if event_ready:
                 horizon = min(horizon, head - 1)  # a record stamped T goes before a timer due at T
             if timer is not None and timer <= horizon:

@@ -105,17 +105,18 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., TaskStore]]:
 
 @pytest.fixture
 def make_task(make_settings: Callable[..., EventyardSettings], tmp_path: Path) -> Iterator[Callable[..., Task]]:
-    """A task of the order saga over a real store on disk; kwargs: env overrides, resume."""
+    """A task of the order saga over a real store on disk (under `root`, default the
+    test's tmp_path); kwargs: env overrides, resume."""
     from eventyard.operators.merge import EventTimeMerge
     from eventyard.operators.task import Task, TaskSettings
     from eventyard.runtime.flow import build_decoder, build_operators
 
     made: list[Task] = []
 
-    def make(number: int = 0, resume: dict[str, Any] | None = None, **env: str) -> Task:
+    def make(number: int = 0, resume: dict[str, Any] | None = None, root: Path | None = None, **env: str) -> Task:
         settings = make_settings(**env)
         definition = get_pipeline("order_saga")
-        store = TaskStore.open(tmp_path / "tasks" / f"task-{number:05d}", number, create=True)
+        store = TaskStore.open((root or tmp_path) / "tasks" / f"task-{number:05d}", number, create=True)
         task = Task(number, store, build_operators(definition, settings), build_decoder(definition, settings),
                     EventTimeMerge([(topic, number) for topic in definition.task_inputs(settings)]),
                     TaskSettings(settings.name, settings.pipeline.dead_letter),
