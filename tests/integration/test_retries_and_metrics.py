@@ -53,7 +53,7 @@ def test_retry_succeeds_on_third_attempt_and_exhausted_retry_dead_letters_once(
     assert 'eventyard_retries_total{outcome="exhausted",pipeline="order_saga"} 1.0' in scraped
     assert 'eventyard_dead_letters_total{pipeline="order_saga",reason="handler_error"} 1.0' in scraped
     # the dashboard's worker gauges and histograms are fed
-    assert re.search(r'eventyard_batch_latency_seconds_count\{pipeline="order_saga",step="workflow"\} [1-9]', scraped)
+    assert re.search(r'eventyard_batch_latency_seconds_count\{pipeline="order_saga",step="task"\} [1-9]', scraped)
     assert re.search(r'eventyard_timer_lateness_seconds_count\{pipeline="order_saga"\} [1-9]', scraped)
     assert re.search(r'eventyard_pending_timers\{pipeline="order_saga",worker="0"\} \d', scraped)
     assert re.search(r'eventyard_open_workflows\{pipeline="order_saga",worker="0"\} \d', scraped)
