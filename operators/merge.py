@@ -2,11 +2,14 @@
 
 A task reads partition p of every input topic. Partitions are read at different
 speeds (a backlog on one topic, a slow fetch), so arrival order says little about
-what happened first. The merge releases records in (timestamp, topic, partition,
-offset) order, the same order replay uses, and releases a record only once every
-partition of the task has been read up to its timestamp: a partition with records
-waiting vouches with its oldest one, an empty one with its input time (the wall
-clock when caught up, else the newest timestamp read from it).
+what happened first. The merge takes the partition whose next record has the
+smallest (timestamp, topic, partition, offset), the k-way merge replay does, and
+releases that record only once every partition of the task has been read up to its
+timestamp: a partition with records waiting vouches with its next one, an empty
+one with its input time (the wall clock when caught up, else the newest timestamp
+read from it). Within a partition records keep their offset order, whatever their
+timestamps say (producers may stamp out of order): the engine's applied-offset
+watermark relies on it, and so does replay.
 
 This is Kafka Streams' timestamp synchronization across a task's partitions. It
 goes further in one way: a caught-up partition reports the wall clock instead of
@@ -21,6 +24,7 @@ replay (an AppliedOutOfOrder decision) like any late event.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass
 
 from eventyard.core.records import SourceMessage
@@ -39,21 +43,25 @@ class MergeBounds:
 class EventTimeMerge:
     def __init__(self, partitions: list[tuple[str, int]], bounds: MergeBounds = MergeBounds()) -> None:
         self._bounds = bounds
-        self._heap: list[tuple[int, str, int, int, SourceMessage]] = []
-        self._buffered: dict[tuple[str, int], int] = {tp: 0 for tp in partitions}
+        self._queues: dict[tuple[str, int], deque[SourceMessage]] = {tp: deque() for tp in partitions}
+        # One entry per partition with records waiting: its next record's merge key.
+        self._heads: list[tuple[int, str, int, int]] = []
         self._input_ms: dict[tuple[str, int], int] = {tp: 0 for tp in partitions}
+        self._count = 0
         self._bytes = 0
         self.stream_ms = 0  # the newest timestamp released: the task's stream time
-        self.forced = 0  # records released at the bound, before every partition vouched
 
     # -- feeding -------------------------------------------------------------------
     def add(self, records: list[SourceMessage]) -> None:
-        heap = self._heap
+        """Records of the task's partitions, each partition's in offset order."""
+        queues = self._queues
         for msg in records:
-            heapq.heappush(heap, (msg.timestamp_ms, msg.topic, msg.partition, msg.offset, msg))
-            tp = (msg.topic, msg.partition)
-            self._buffered[tp] += 1
+            queue = queues[(msg.topic, msg.partition)]
+            if not queue:
+                heapq.heappush(self._heads, (msg.timestamp_ms, msg.topic, msg.partition, msg.offset))
+            queue.append(msg)
             self._bytes += len(msg.value or b"")
+        self._count += len(records)
 
     def set_input_time(self, topic: str, partition: int, input_ms: int) -> None:
         """How far the partition has been read, in event time (see module doc)."""
@@ -62,32 +70,37 @@ class EventTimeMerge:
             self._input_ms[tp] = input_ms
 
     def buffered(self, topic: str, partition: int) -> int:
-        return self._buffered[(topic, partition)]
+        return len(self._queues[(topic, partition)])
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self._count
 
     # -- releasing -------------------------------------------------------------------
     def vouched_ms(self) -> int:
         """Event time up to which every partition has been read. A partition with
-        records waiting vouches for at least the oldest record waiting (the head),
-        so only empty partitions bound it; with none empty it is unbounded."""
+        records waiting vouches for at least the next record of all (the head), so
+        only empty partitions bound it; with none empty it is unbounded."""
         low = _UNBOUNDED
-        buffered = self._buffered
+        queues = self._queues
         for tp, input_ms in self._input_ms.items():
-            if not buffered[tp] and input_ms < low:
+            if not queues[tp] and input_ms < low:
                 low = input_ms
         return low
 
     def head_ms(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
+        return self._heads[0][0] if self._heads else None
 
     def over_bound(self) -> bool:
-        return len(self._heap) > self._bounds.records or self._bytes > self._bounds.bytes
+        return self._count > self._bounds.records or self._bytes > self._bounds.bytes
 
     def pop(self) -> SourceMessage:
-        ts, _, _, _, msg = heapq.heappop(self._heap)
-        self._buffered[(msg.topic, msg.partition)] -= 1
+        ts, topic, partition, _ = heapq.heappop(self._heads)
+        queue = self._queues[(topic, partition)]
+        msg = queue.popleft()
+        if queue:
+            nxt = queue[0]
+            heapq.heappush(self._heads, (nxt.timestamp_ms, topic, partition, nxt.offset))
+        self._count -= 1
         self._bytes -= len(msg.value or b"")
         if ts > self.stream_ms:
             self.stream_ms = ts
@@ -96,9 +109,4 @@ class EventTimeMerge:
     def resume_offsets(self, read_next: dict[tuple[str, int], int | None]) -> dict[tuple[str, int], int | None]:
         """Where each partition must be read from again after a restart: its oldest
         record still waiting here, else the reader's next offset."""
-        waiting: dict[tuple[str, int], int] = {}
-        for _, topic, partition, offset, _ in self._heap:
-            tp = (topic, partition)
-            if tp not in waiting or offset < waiting[tp]:
-                waiting[tp] = offset
-        return {tp: waiting.get(tp, nxt) for tp, nxt in read_next.items()}
+        return {tp: (self._queues[tp][0].offset if self._queues.get(tp) else nxt) for tp, nxt in read_next.items()}

@@ -34,7 +34,7 @@ def test_a_record_waits_until_every_partition_was_read_up_to_its_timestamp():
 
 def test_ties_break_by_topic_partition_offset_as_replay_orders_them():
     merge = EventTimeMerge(TPS)
-    merge.add([msg("payments", 5, 100), msg("orders", 9, 100), msg("orders", 3, 100)])
+    merge.add([msg("payments", 5, 100), msg("orders", 3, 100), msg("orders", 9, 100)])
     merge.set_input_time("orders", 0, 500)
     merge.set_input_time("payments", 0, 500)
     assert released(merge) == [("orders", 3), ("orders", 9), ("payments", 5)]
@@ -54,3 +54,14 @@ def test_a_restart_reads_again_from_the_oldest_record_still_waiting():
     merge.add([msg("payments", 7, 300), msg("payments", 8, 301)])
     merge.set_input_time("orders", 0, 50)
     assert merge.resume_offsets({("orders", 0): 12, ("payments", 0): 9}) == {("orders", 0): 12, ("payments", 0): 7}
+
+
+def test_a_partition_keeps_its_offset_order_whatever_its_timestamps_say():
+    # A producer stamped offset 1 ten minutes before offset 0: the partition is still
+    # read in offset order (the watermark skips anything at or below the last offset
+    # applied), and records of other partitions merge around its head.
+    merge = EventTimeMerge(TPS)
+    merge.add([msg("orders", 0, 600), msg("orders", 1, 0), msg("payments", 0, 300)])
+    merge.set_input_time("orders", 0, 10_000)
+    merge.set_input_time("payments", 0, 10_000)
+    assert released(merge) == [("payments", 0), ("orders", 0), ("orders", 1)]
