@@ -27,6 +27,22 @@ app.add_typer(new_app, name="new")
 app.command()(replay)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from eventyard import __version__
+
+        console.print(f"eventyard {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="print the installed version and exit")] = False,
+) -> None:
+    """`eventyard`: run pipelines, manage topics, the embedded broker and the demo."""
+
+
 @app.command()
 def run(
     pipeline: PipelineArg,
@@ -83,10 +99,11 @@ def topics_create(pipeline: PipelineArg, config: ConfigOption = None) -> None:
 
 
 @app.command()
-def events(pipeline: Annotated[str, typer.Argument()] = "order_saga") -> None:
+def events(pipeline: Annotated[str, typer.Argument(help=PipelineArg.__metadata__[0].help)] = "order_saga",
+           config: ConfigOption = None) -> None:
     """List the event catalog of PIPELINE: types, direction, topic, required fields."""
     with user_errors():
-        definition, settings = load(pipeline, None)
+        definition, settings = load(pipeline, config)
     table = Table(title=f"{pipeline} event catalog")
     required = {t: spec.model.model_json_schema().get("required", []) for t, spec in definition.catalog.items()}
     widest = max((len(f) for fields in required.values() for f in fields), default=6)
