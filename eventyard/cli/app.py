@@ -154,6 +154,24 @@ def new_operator(
                   highlight=False)
 
 
+@new_app.command("project")
+def new_project(
+    name: Annotated[str, typer.Argument(help="snake_case package name, e.g. approvals")],
+    parent: Annotated[Path, typer.Option("--dir", help="where the project directory goes")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a project of your own: pipeline, event catalog, YAML, an operator, tests."""
+    from eventyard.scaffold import new_project as scaffold
+
+    with user_errors():
+        made = scaffold(name, parent, force=force)
+    listing = "\n".join(f"  {path.relative_to(made.root.parent)}" for path in made.files)
+    console.print(f"wrote {made.root}/\n{listing}\n"
+                  f"test it:  cd {made.root} && pip install -e '.[dev]' && pytest\n"
+                  f"run it:   eventyard broker --port 9092 &  eventyard topics create {made.pipeline} "
+                  f"&& eventyard run {made.pipeline}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def demo(
     orders: Annotated[int, typer.Option(help="orders to generate")] = 1000,

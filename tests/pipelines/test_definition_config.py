@@ -3,6 +3,7 @@
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,18 +51,18 @@ flow: {patience: 5m}
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A project with `userflow/pipeline.py` and its YAML next to it; run from elsewhere."""
     package = tmp_path / "proj" / "userflow"
     (package / "settings").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "pipeline.py").write_text(textwrap.dedent(MODULE))
     (package / "settings" / "flow.yaml").write_text(YAML)
-    monkeypatch.syspath_prepend(str(tmp_path / "proj"))
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "proj"), *sys.path])  # load() adds the cwd too
     monkeypatch.chdir(tmp_path)  # not the project: the path must not depend on the cwd
-    for name in [m for m in sys.modules if m.startswith("userflow")]:
-        monkeypatch.delitem(sys.modules, name)
-    return package
+    yield package
+    for name in [m for m in sys.modules if m == "userflow" or m.startswith("userflow.")]:
+        del sys.modules[name]
 
 
 def test_the_yaml_path_is_relative_to_the_defining_module(project: Path):
