@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from eventyard.operators.api import Context, Event, Operator, RetryableError, Timer
     from eventyard.operators.workflow import Instance, Workflow, on, on_timeout
     from eventyard.pipelines.definition import OperatorFactory, PipelineDefinition
+    from eventyard.pipelines.registry import get_pipeline
 
 __all__ = [
     "__version__",
@@ -34,7 +35,7 @@ __all__ = [
     # operators
     "Operator", "Context", "Event", "Timer", "RetryableError",
     # pipelines and their event catalogs
-    "PipelineDefinition", "OperatorFactory", "EventCatalog", "EventSpec", "Payload",
+    "PipelineDefinition", "OperatorFactory", "get_pipeline", "EventCatalog", "EventSpec", "Payload",
     # settings
     "EventyardSettings", "Duration", "parse_duration",
     # errors a user may catch
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "RetryableError": "eventyard.operators.api",
     "PipelineDefinition": "eventyard.pipelines.definition",
     "OperatorFactory": "eventyard.pipelines.definition",
+    "get_pipeline": "eventyard.pipelines.registry",
     "EventCatalog": "eventyard.core.catalog",
     "EventSpec": "eventyard.core.catalog",
     "Payload": "eventyard.core.catalog",

@@ -13,7 +13,7 @@ from eventyard.cli.app import app
 DOCUMENTED = {"Workflow", "Instance", "on", "on_timeout", "Operator", "Context", "Event", "Timer",
               "RetryableError", "PipelineDefinition", "EventCatalog", "EventSpec", "Payload",
               "parse_duration", "Duration", "EventyardSettings", "OperatorFactory", "EventyardError",
-              "ConfigError", "__version__"}
+              "ConfigError", "get_pipeline", "__version__"}
 
 
 def test_every_public_name_resolves_and_nothing_else_is_exported():
