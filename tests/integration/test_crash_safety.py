@@ -116,6 +116,6 @@ def test_missing_shard_store_is_refused_with_the_shard_named(live_settings, star
     code = run.process.wait(timeout=120)
     assert code == 2 if processes == 1 else code != 0
     log = run.log.read_text()
-    assert "ERROR operators.shard_logic" in log and f"shard {victim}: store" in log
+    assert "ERROR eventyard.operators.shard_logic" in log and f"shard {victim}: store" in log
     assert "missing" in log and "eventyard replay" in log
     assert not directory.shard_path(victim).exists()  # not silently recreated
