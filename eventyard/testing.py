@@ -1,10 +1,14 @@
-"""A test kit for operators: real engine, real RocksDB, a clock you move by hand.
+"""A test kit for operators and workflows: real engine, real RocksDB, a clock you move by hand.
 
     kit = OperatorTestKit(VelocityDetector(limit=2, window=timedelta(minutes=10)), CATALOG)
     kit.send("PaymentReceived", "o-1", payment_id="p1", amount=5, customer_id="c-1")
     kit.advance(timedelta(minutes=11))          # fires timers that came due
     assert kit.emitted_types() == [...]
     assert kit.state("c-1") is None
+
+A `Workflow` is tested the same way: `OperatorTestKit(MyWorkflow(options), CATALOG)`
+runs it as the pipeline does (held early events, expiry after finishing), and
+`kit.state(aggregate_id)` is its instance record (`state`, `data`, `finished`, ...).
 
 Events go through the same decoding as in production (a bad payload becomes a
 dead letter), then through the same engine: dedup, retries, timers and dead
@@ -33,6 +37,8 @@ from eventyard.operators.context import state_fields
 from eventyard.operators.decode import Decoder, Inbound
 from eventyard.operators.engine import EngineConfig, OperatorEngine
 from eventyard.operators.retry import RetryPolicy
+from eventyard.operators.workflow import Workflow
+from eventyard.operators.workflow_operator import WorkflowOperator
 from eventyard.state import TaskStore
 
 __all__ = ["OperatorTestKit", "Emitted", "DeadLettered"]
@@ -68,10 +74,12 @@ class _AnyOutput(dict[str, str]):
 
 
 class OperatorTestKit:
-    def __init__(self, operator: Operator[Any], catalog: EventCatalog, *, outputs: dict[str, str] | None = None,
+    def __init__(self, operator: Operator[Any] | Workflow, catalog: EventCatalog, *, outputs: dict[str, str] | None = None,
                  start: datetime = START, max_attempts: int = 3,
                  retry_backoff: timedelta = timedelta(seconds=1), path: Path | None = None) -> None:
-        self.operator = operator
+        if isinstance(operator, Workflow):
+            operator = WorkflowOperator(operator)  # as a pipeline runs its workflow
+        self.operator: Operator[Any] = operator
         self.catalog = catalog
         self.now = start
         self._tmp = None if path is not None else tempfile.mkdtemp(prefix="eventyard-kit-")

@@ -19,7 +19,8 @@ def pipeline_names() -> list[str]:
 
 
 def get_pipeline(name: str) -> PipelineDefinition:
-    """Look a pipeline up by registered name or by `module:attribute` path."""
+    """A shipped pipeline by its short name (order_saga, loan_application), or any
+    pipeline by `module:attribute` path, as `eventyard run` finds it."""
     path = _PIPELINES.get(name, name if ":" in name else None)
     if path is None:
         raise PipelineNotFoundError(

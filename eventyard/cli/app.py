@@ -27,6 +27,22 @@ app.add_typer(new_app, name="new")
 app.command()(replay)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from eventyard import __version__
+
+        console.print(f"eventyard {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="print the installed version and exit")] = False,
+) -> None:
+    """`eventyard`: run pipelines, manage topics, the embedded broker and the demo."""
+
+
 @app.command()
 def run(
     pipeline: PipelineArg,
@@ -88,10 +104,11 @@ def topics_create(pipeline: PipelineArg, config: ConfigOption = None) -> None:
 
 
 @app.command()
-def events(pipeline: Annotated[str, typer.Argument()] = "order_saga") -> None:
+def events(pipeline: Annotated[str, typer.Argument(help=PipelineArg.__metadata__[0].help)] = "order_saga",
+           config: ConfigOption = None) -> None:
     """List the event catalog of PIPELINE: types, direction, topic, required fields."""
     with user_errors():
-        definition, settings = load(pipeline, None)
+        definition, settings = load(pipeline, config)
     table = Table(title=f"{pipeline} event catalog")
     required = {t: spec.model.model_json_schema().get("required", []) for t, spec in definition.catalog.items()}
     widest = max((len(f) for fields in required.values() for f in fields), default=6)
@@ -140,6 +157,24 @@ def new_operator(
                   f"test it:  python -m pytest {made.test}\n"
                   f"add it to a pipeline's YAML:\n  pipeline:\n    operators:\n      - use: {made.import_path}",
                   highlight=False)
+
+
+@new_app.command("project")
+def new_project(
+    name: Annotated[str, typer.Argument(help="snake_case package name, e.g. approvals")],
+    parent: Annotated[Path, typer.Option("--dir", help="where the project directory goes")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a project of your own: pipeline, event catalog, YAML, an operator, tests."""
+    from eventyard.scaffold import new_project as scaffold
+
+    with user_errors():
+        made = scaffold(name, parent, force=force)
+    listing = "\n".join(f"  {path.relative_to(made.root.parent)}" for path in made.files)
+    console.print(f"wrote {made.root}/\n{listing}\n"
+                  f"test it:  cd {made.root} && pip install -e '.[dev]' && pytest\n"
+                  f"run it:   eventyard broker --port 9092 &  eventyard topics create {made.pipeline} "
+                  f"&& eventyard run {made.pipeline}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -23,9 +23,10 @@ err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML settings file (default: config/PIPELINE.yaml)"),
+    typer.Option("--config", "-c", help="YAML settings file (default: the one the pipeline definition names)"),
 ]
-PipelineArg = Annotated[str, typer.Argument(help="pipeline name, e.g. order_saga")]
+PipelineArg = Annotated[str, typer.Argument(
+    help="a shipped pipeline's name (order_saga, loan_application) or your module:ATTRIBUTE, e.g. shop.pipeline:PIPELINE")]
 
 
 @contextmanager
@@ -40,6 +41,8 @@ def user_errors() -> Iterator[None]:
 
 
 def load(pipeline: str, config: Path | None) -> tuple[PipelineDefinition, EventyardSettings]:
+    """The pipeline and its settings: --config, else the YAML its definition names,
+    with EVENTYARD_<SECTION>__<KEY> overrides."""
     project_on_path()
     definition = get_pipeline(pipeline)
     return definition, definition.settings(config)

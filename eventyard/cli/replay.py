@@ -14,7 +14,7 @@ from rich.table import Table
 from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
 from eventyard.cli.state import print_instance
 from eventyard.core.errors import ConfigError
-from eventyard.inspect import InstanceView
+from eventyard.cli.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
 from eventyard.replay.swap import discard, ensure_not_running, swap_in

@@ -7,7 +7,7 @@ import typer
 from rich.table import Table
 
 from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
-from eventyard.inspect import InstanceView, read_instance
+from eventyard.cli.inspect import InstanceView, read_instance
 
 state_app = typer.Typer(no_args_is_help=True, help="Inspect workflow state (read-only).")
 

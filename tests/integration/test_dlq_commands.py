@@ -23,7 +23,7 @@ from eventyard.demo.bad_input import bad_messages
 from eventyard.demo.driver import TrafficDriver
 from eventyard.demo.traffic import envelope_record
 from eventyard.core.envelope import utc_now
-from eventyard.inspect import read_instance
+from eventyard.cli.inspect import read_instance
 from eventyard.core.records import OutRecord, SourceMessage
 from eventyard.state import TaskStore, StateDirectory
 from tests.conftest import REPO

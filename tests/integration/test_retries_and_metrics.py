@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eventyard.demo.traffic import OrderScenario, Outcome, envelope_record
-from eventyard.inspect import read_instance
+from eventyard.cli.inspect import read_instance
 from eventyard.ports import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]

@@ -29,7 +29,7 @@ def test_outputs_continue_the_inputs_trace_with_a_stable_span(make_engine, make_
 def test_handler_logs_carry_the_trace_and_aggregate(make_engine, make_store, make_inbound, event, caplog):
     engine, store = make_engine(), make_store()
     engine.workflow.order_placed = lambda order, evt: 1 / 0
-    with caplog.at_level(logging.WARNING, logger="operators.engine"):
+    with caplog.at_level(logging.WARNING, logger="eventyard.operators.engine"):
         engine.apply(store.transaction(), make_inbound(_placed(event)))
     failed = [dict(r.eventyard_context) for r in caplog.records if "failed" in r.getMessage()]
     assert failed and failed[0]["aggregate_id"] == "o-1" and len(failed[0]["trace_id"]) == 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventyard.core.errors import ConfigError, StoreMissingError
-from eventyard.inspect import read_instance
+from eventyard.cli.inspect import read_instance
 from eventyard.runtime.cluster import ClusterLayout, check_layout, init_recovery_share
 
 

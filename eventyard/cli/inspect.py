@@ -1,4 +1,5 @@
-"""Read one workflow instance from its task store without disturbing the pipeline."""
+"""Read one workflow instance from its task store without disturbing the pipeline
+(`eventyard state show`, `replay --aggregate`)."""
 
 from __future__ import annotations
 
