@@ -247,6 +247,7 @@ def redrive(
         selection = _filter(reason, event_type, since, until)
         _, settings = load(pipeline, config)
         request = RedriveRequest(settings.name, settings.pipeline.dead_letter, selection, to)
+        request.refuse_never_applicable()
         directory = checkpoint_dir or settings.state.dir.absolute().parent / "redrive"
         path, ledger_path = request.checkpoint_path(directory), request.ledger_path(directory)
         if restart and not dry_run:
