@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from eventyard.core.errors import ConfigError
 from eventyard.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
+from eventyard.runtime.lock import PipelineLock
 from eventyard.replay.swap import discard, ensure_not_running, swap_in
 from eventyard.core.routing import shard_of
 from eventyard.state import ShardStore, StateDirectory
@@ -41,11 +43,15 @@ def replay(
     config: ConfigOption = None,
 ) -> None:
     """Rebuild every shard store from the input topics, then swap it in atomically."""
-    with user_errors():
+    with user_errors(), ExitStack() as held:
         definition, settings = load(pipeline, config)
         live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
         swapping = not verify and aggregate is None
         if swapping:
+            # Held until the swap is done: no run may start on the state being
+            # replaced, and none may be running now (issue 16).
+            held.enter_context(PipelineLock.acquire(settings.state.dir, settings.name, "eventyard replay",
+                                                    ", or use --verify, which does not swap"))
             ensure_not_running(live)
         mode = "verify" if verify else "one" if aggregate else "replay"
         target = settings.state.dir.with_name(f"{settings.state.dir.name}.{mode}-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -63,7 +69,7 @@ def replay(
             elif aggregate is not None:
                 _show_one(rebuilt, aggregate)
             else:
-                ensure_not_running(live)  # it may have been started meanwhile
+                ensure_not_running(live)  # belt and braces: a worker of an older version holds no lock
                 backup = swap_in(target, settings.state.dir, settings.recovery.dir)
                 console.print(f"swapped in: {settings.state.dir} (previous state kept at {backup}); "
                               f"bytewax recovery reset, the next run resumes from the rebuilt watermarks")

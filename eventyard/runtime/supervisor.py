@@ -16,6 +16,7 @@ from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
+from eventyard.runtime.lock import PipelineLock
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from eventyard.state import StateDirectory
 
@@ -54,6 +55,7 @@ class PipelineSupervisor:
         self.log_file = log_file
         self.cluster = cluster
         self.children: list[subprocess.Popen[bytes]] = []
+        self.lock: PipelineLock | None = None
 
     def prepare(self, layout: ClusterLayout) -> None:
         """Check what workers need before any starts, so errors are reported once."""
@@ -67,15 +69,23 @@ class PipelineSupervisor:
 
     def start(self) -> None:
         layout = self.cluster or ClusterLayout.one_machine(self.processes)
-        self.prepare(layout)
+        # First: nothing else (a replay, a second run) may write this state meanwhile.
+        self.lock = PipelineLock.acquire(self.settings.state.dir, self.settings.name, "eventyard run")
+        try:
+            self.prepare(layout)
+        except BaseException:
+            self.lock.release()
+            raise
         command = worker_command(self.pipeline, self.config_file)
         addresses = ";".join(layout.addresses)
         out = self.log_file.open("ab") if self.log_file else None
         for pid in layout.local:
             extra = ["--process-id", str(pid), "--addresses", addresses] if layout.addresses else []
             # A worker outliving `eventyard run` (SIGKILLed) would keep its stores locked.
+            # Workers inherit the lock: it is held until the last of them is gone.
             self.children.append(subprocess.Popen(ending_with_this_process(command + extra), env=self.env,
-                                                  stdout=out, stderr=subprocess.STDOUT if out else None))
+                                                  stdout=out, stderr=subprocess.STDOUT if out else None,
+                                                  pass_fds=(self.lock.fileno(),)))
         log.info("started %s with %d process(es): %s", self.pipeline, len(layout.local),
                  ", ".join(str(c.pid) for c in self.children))
         if layout.machines > 1:
@@ -107,6 +117,8 @@ class PipelineSupervisor:
                 log.warning("worker pid %d did not stop in %.0fs; killing it", child.pid, grace)
                 child.kill()
                 child.wait()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> "PipelineSupervisor":
         self.start()

@@ -110,8 +110,27 @@ def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pip
     start_pipeline.settle(driver, driver.all_as_expected)
     result = eventyard("replay", "order_saga")
     assert result.returncode == 2
-    assert "is running" in result.stderr and "--verify" in result.stderr
+    assert "pipeline order_saga is in use by eventyard run" in result.stderr and "--verify" in result.stderr
     assert not list(settings.state.dir.parent.glob("*.replay-*"))  # nothing left behind
+
+
+def test_replay_refuses_a_pipeline_that_started_but_has_not_opened_a_store_yet(live_settings, start_pipeline):
+    # Issue 16: no store was open yet, so no RocksDB lock told replay the pipeline ran,
+    # and it renamed the state and recovery directories from under the workers.
+    settings = live_settings()
+    run = start_pipeline(processes=2)
+    while "started order_saga with 2 process(es)" not in run.log.read_text(errors="replace"):
+        run.check_alive()
+        time.sleep(0.05)
+    before = sorted(p.name for p in settings.state.dir.parent.iterdir())
+    result = eventyard("replay", "order_saga")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "pipeline order_saga is in use by eventyard run" in result.stderr
+    assert sorted(p.name for p in settings.state.dir.parent.iterdir()) == before
+    run.check_alive()
+    assert run.stop() == 0
+    # Stopped, the lock is free again: the same replay now runs and swaps.
+    assert eventyard("replay", "order_saga").returncode == 0
 
 
 def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run, spawn):
