@@ -12,13 +12,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
+from eventyard.cli.common import ConfigOption, PipelineArg, console, err_console, load, user_errors
 from eventyard.cli.state import print_instance
 from eventyard.core.errors import ConfigError
 from eventyard.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
 from eventyard.runtime.lock import PipelineLock
+from eventyard.runtime.settings_record import check_replay_settings, write_record
 from eventyard.replay.swap import discard, ensure_not_running, swap_in
 from eventyard.core.routing import shard_of
 from eventyard.state import ShardStore, StateDirectory
@@ -40,6 +41,8 @@ def replay(
     emit: Annotated[bool, typer.Option("--emit", help="also publish outputs downstream")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="rebuild aside and compare with live state")] = False,
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="rebuild and show one instance")] = None,
+    accept_settings: Annotated[bool, typer.Option(
+        "--accept-settings", help="rebuild even if settings differ from the live run's")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Rebuild every shard store from the input topics, then swap it in atomically."""
@@ -53,6 +56,11 @@ def replay(
             held.enter_context(PipelineLock.acquire(settings.state.dir, settings.name, "eventyard replay",
                                                     ", or use --verify, which does not swap"))
             ensure_not_running(live)
+        # A swap under other settings would silently change state: refused unless accepted.
+        # --verify/--aggregate only say so, since a difference explains what they show.
+        for difference in check_replay_settings(settings.state.dir, settings, accept_settings or not swapping):
+            err_console.print(f"settings differ from the live run's: {difference.describe()}", markup=False,
+                              highlight=False)
         mode = "verify" if verify else "one" if aggregate else "replay"
         target = settings.state.dir.with_name(f"{settings.state.dir.name}.{mode}-{time.strftime('%Y%m%dT%H%M%S')}")
         try:
@@ -70,6 +78,7 @@ def replay(
                 _show_one(rebuilt, aggregate)
             else:
                 ensure_not_running(live)  # belt and braces: a worker of an older version holds no lock
+                write_record(target, settings)  # the rebuilt state was built under these
                 backup = swap_in(target, settings.state.dir, settings.recovery.dir)
                 console.print(f"swapped in: {settings.state.dir} (previous state kept at {backup}); "
                               f"bytewax recovery reset, the next run resumes from the rebuilt watermarks")

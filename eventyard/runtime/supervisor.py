@@ -17,6 +17,7 @@ from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.lock import PipelineLock
+from eventyard.runtime.settings_record import write_record
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from eventyard.state import StateDirectory
 
@@ -65,6 +66,7 @@ class PipelineSupervisor:
         directory = StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards)
         directory.ensure()
         check_layout(directory.root, layout, has_stores=bool(directory.existing_shards()))
+        write_record(directory.root, self.settings)  # what `replay` checks its settings against
         init_recovery_share(self.settings.recovery.dir, self.settings.recovery.partitions, share)
 
     def start(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +19,8 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
-def eventyard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eventyard", *args], cwd=REPO,
+def eventyard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "eventyard", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -192,3 +193,21 @@ def test_verify_covers_operators_added_by_config(live_run, monkeypatch):
     result = eventyard("replay", "order_saga", "--verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical:" in result.stdout
+
+
+def test_replay_under_other_settings_than_the_live_run_is_refused_unless_accepted(live_run):
+    # Issue 16: live with a payment timeout, replayed without it, the state differs.
+    settings, _, _ = live_run(orders=60)
+    without = {k: v for k, v in os.environ.items() if k != "EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT"}
+    before = sorted(p.name for p in settings.state.dir.parent.iterdir())
+    refused = eventyard("replay", "order_saga", env=without)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert ('order_saga.payment_timeout [EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT]: live run "4s", this replay '
+            '"30m"') in " ".join(refused.stderr.split())
+    assert sorted(p.name for p in settings.state.dir.parent.iterdir()) == before  # nothing swapped, nothing left
+    assert eventyard("replay", "order_saga").returncode == 0  # the live run's settings: no question asked
+    accepted = eventyard("replay", "order_saga", "--accept-settings", env=without)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "settings differ from the live run's: order_saga.payment_timeout" in accepted.stderr
+    # The swapped-in state records what it was built with: the next replay under them passes.
+    assert eventyard("replay", "order_saga", env=without).returncode == 0
