@@ -53,7 +53,9 @@ def _filter(reason: str | None, event_type: str | None, since: str | None = None
 
 def _reader(settings: EventyardSettings) -> DeadLetterReader:
     from eventyard.dlq.reader import DeadLetterReader  # kafka-python: loaded only when used
+    from eventyard.kafka.reachability import require_reachable
 
+    require_reachable(settings.kafka)
     return DeadLetterReader(settings.kafka, settings.pipeline.dead_letter)
 
 

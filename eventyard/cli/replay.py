@@ -18,6 +18,7 @@ from eventyard.core.errors import ConfigError
 from eventyard.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
+from eventyard.kafka.reachability import require_reachable
 from eventyard.runtime.lock import PipelineLock
 from eventyard.runtime.settings_record import check_replay_settings, write_record
 from eventyard.replay.swap import discard, ensure_not_running, swap_in
@@ -48,6 +49,7 @@ def replay(
     """Rebuild every shard store from the input topics, then swap it in atomically."""
     with user_errors(), ExitStack() as held:
         definition, settings = load(pipeline, config)
+        require_reachable(settings.kafka)
         live = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
         swapping = not verify and aggregate is None
         if swapping:

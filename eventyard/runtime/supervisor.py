@@ -14,6 +14,7 @@ from pathlib import Path
 from eventyard.config import EventyardSettings
 from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
+from eventyard.kafka.reachability import require_reachable
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.lock import PipelineLock
@@ -62,6 +63,7 @@ class PipelineSupervisor:
         """Check what workers need before any starts, so errors are reported once."""
         share = layout.recovery_share(self.settings.recovery.partitions)
         log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
+        require_reachable(self.settings.kafka)  # in kafka.connect_timeout, not kafka-python's ~30 s
         ensure_topics_exist(self.settings.kafka, list(self.settings.pipeline.inputs))
         directory = StateDirectory(self.settings.state.dir, self.settings.name, self.settings.state.shards)
         directory.ensure()
