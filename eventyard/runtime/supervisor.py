@@ -17,6 +17,7 @@ from eventyard.kafka import ensure_topics_exist
 from eventyard.kafka.reachability import require_reachable
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
+from eventyard.runtime.exits import describe_exit, first_exit
 from eventyard.runtime.lock import PipelineLock
 from eventyard.runtime.settings_record import write_record
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
@@ -97,16 +98,14 @@ class PipelineSupervisor:
                      layout.machines, layout.local[0], layout.local[-1], layout.processes, addresses)
 
     def wait(self) -> int:
-        """Block until a worker exits; then stop the rest. Returns the first exit code."""
-        while True:
-            for child in self.children:
-                code = child.poll()
-                if code is not None:
-                    if code != 0:
-                        log.error("worker pid %d exited with %d; stopping the others", child.pid, code)
-                    self.stop()
-                    return code
-            time.sleep(0.2)
+        """Block until a worker exits; then stop the rest. Returns the exit code of
+        the first worker that ended (128 + N if signal N ended it, as a shell does)."""
+        exited = first_exit(self.children)
+        code = exited.returncode
+        if code != 0:
+            log.error("worker pid %d %s; stopping the others", exited.pid, describe_exit(code))
+        self.stop()
+        return 128 - code if code < 0 else code
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM every worker, wait up to `grace` seconds, then SIGKILL."""

@@ -50,3 +50,32 @@ def test_a_signal_to_the_process_group_stops_every_worker_cleanly(signum, live_s
     assert code == 0, text
     assert "Traceback" not in text and "panicked" not in text and "KeyboardInterrupt" not in text, text
     assert sorted(re.findall(r"worker (\d+) stopped", text)) == ["0", "1"], text  # one line each
+
+
+def test_a_killed_worker_is_reported_with_its_signal_and_run_exits_with_it(live_settings, make_driver, tmp_path,
+                                                                           transport):
+    # Issue 16: after a SIGKILL, `run` sometimes reported (and exited with) a surviving
+    # peer's code, `exited with 1` after that peer's "Send thread panic".
+    settings = live_settings()
+    driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=17))
+    process, log = _run_in_own_group(settings, tmp_path, transport)
+    try:
+        driver.send_initial()
+        deadline = time.monotonic() + 120
+        while not driver.all_as_expected():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "orders did not complete"
+            driver.step()
+        workers = re.search(r"started order_saga with 2 process\(es\): (\d+), (\d+)", log.read_text())
+        assert workers, log.read_text()
+        victim = int(workers.group(2))  # the last one polled: the one a peer's exit used to hide
+        os.kill(victim, signal.SIGKILL)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = log.read_text(errors="replace")
+    assert code == 128 + signal.SIGKILL, text
+    errors = [line for line in text.splitlines() if "eventyard.runtime.supervisor" in line and "ERROR" in line]
+    assert len(errors) == 1 and f"worker pid {victim} was killed by SIGKILL; stopping the others" in errors[0], text
