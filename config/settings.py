@@ -38,6 +38,9 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
+    # How long commands wait for a TCP connection to a bootstrap server before they
+    # give up, naming it (kafka-python alone waits ~30 s). Raise it for slow networks.
+    connect_timeout: Duration = timedelta(seconds=5)
     # The pipeline source/sink client; "confluent" needs `pip install 'eventyard[fast]'`.
     # Admin, replay and dead-letter readers always use kafka-python.
     client: Literal["kafka-python", "confluent"] = "kafka-python"

@@ -23,7 +23,7 @@ import orjson
 
 from eventyard.observe import metrics, tracing
 from eventyard.core.catalog import EventCatalog
-from eventyard.core.deadletter import DeadLetterRecord, Reason
+from eventyard.core.deadletter import REDRIVE_COUNT_HEADER, DeadLetterRecord, Reason
 from eventyard.core.envelope import Envelope, epoch_ms, iso_utc, utc_from_ms, utc_now
 from eventyard.observe.logs import log_context
 from eventyard.core.records import OutRecord, SourceMessage
@@ -88,6 +88,10 @@ def _message_from_json(obj: list[Any]) -> SourceMessage:
                          tuple((k, bytes.fromhex(v)) for k, v in headers), ts)
 
 
+def _redriven(msg: SourceMessage) -> bool:
+    return any(name == REDRIVE_COUNT_HEADER for name, _ in msg.headers)
+
+
 def _is_empty(rec: dict[str, Any]) -> bool:
     return not (rec["has_state"] or rec["timers"] or rec["retry"] or rec["queue"])
 
@@ -137,6 +141,10 @@ class OperatorEngine:
         stored_id = self.stored_id(key)
         if txn.seen(self.stored_id(env.event_id)):
             self.stats.duplicates += 1
+            if _redriven(msg):
+                # `dlq redrive` cannot know what the pipeline does with a record: say it here.
+                log.warning("redriven %s %s skipped by %s: already processed (a duplicate)", env.type,
+                            env.event_id, self.step)
             rec = txn.get_instance(stored_id)
             # A replay must also meet the duplicate after the original.
             out = self._note_order(dict(rec), stored_id, msg) if rec else []
@@ -145,9 +153,16 @@ class OperatorEngine:
         # Event time, not wall-clock time: timers start when the event happened,
         # and a replay computes exactly what the live run computed.
         now_ms = msg.timestamp_ms if msg.timestamp_ms > 0 else epoch_ms(self.clock())
+        redriven = bool(msg.headers) and _redriven(msg)
+        before = (self.stats.applied, self.stats.parked)
         out = self._process(txn, key, txn.get_instance(stored_id), event, now_ms)
         out += self._drain(txn, key, now_ms)
         self._record(txn, out, now_ms)
+        if redriven:
+            outcome = ("applied" if self.stats.applied > before[0] else
+                       "parked until its start event" if self.stats.parked > before[1] else
+                       "not applied (dead-lettered again or waiting for a retry)")
+            log.info("redriven %s %s %s by %s", env.type, env.event_id, outcome, self.step)
         return out
 
     def _process(self, txn: TaskTransaction, key: str, rec: dict[str, Any] | None, event: Event,
@@ -252,12 +267,22 @@ class OperatorEngine:
                     metrics.RETRIES.labels(self.config.pipeline, "exhausted").inc()
                 log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
                 return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
-        txn.mark_seen(self.stored_id(env.event_id), now_ms)
+        # Only an event the handler consumed is marked processed. One it dead-letters
+        # (ctx.dead_letter, e.g. `orphaned` past max_parked) is not: once the cause
+        # is fixed, its redrive must be applied, not skipped as a duplicate (issue 16).
+        # A deferred event stays marked while it waits, so a second copy is not
+        # parked twice; `_forget` removes that mark if it is dead-lettered later.
+        rejected = {intent.event.event_id for intent in ctx.dead_letters if intent.event is not None}
+        if env.event_id not in rejected:
+            txn.mark_seen(self.stored_id(env.event_id), now_ms)
+        self._forget(txn, rejected - {env.event_id})
         if ctx.redeliveries:
             hold = self._held.hold
             rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
         if ctx.deferred:
             self.stats.parked += 1
+            return records, OK
+        if env.event_id in rejected:
             return records, OK
         self.stats.applied += 1
         self._applied[env.type] = self._applied.get(env.type, 0) + 1
@@ -313,6 +338,9 @@ class OperatorEngine:
                     records += [self._dead_intent(intent.event, intent.reason, intent.message, timer)
                                 for intent in ctx.dead_letters]
                     self._commit(txn, key, rec, ctx, timer.due_ms)
+                    # Held events dead-lettered by a timer (the `orphaned` ones) were
+                    # marked when parked: unmark them so that a redrive applies them.
+                    self._forget(txn, {i.event.event_id for i in ctx.dead_letters if i.event is not None})
                 except Exception as exc:
                     log.warning("timer %s of %s failed for %s: %r", timer.name, self.step, key, exc)
                     out.append(self._timer_dead(timer, Reason.HANDLER_ERROR, repr(exc), exc))
@@ -336,6 +364,11 @@ class OperatorEngine:
         return out
 
     # -- helpers -----------------------------------------------------------------
+    def _forget(self, txn: ShardTransaction, event_ids: set[str]) -> None:
+        """Drop the processed marks of dead-lettered events: a dead letter is never "processed"."""
+        for event_id in event_ids:
+            txn.unmark_seen(self.stored_id(event_id))
+
     def _context(self, key: str, rec: dict[str, Any], now_ms: int, event: Event | None) -> KeyContext:
         return KeyContext(key, rec, now_ms, self.operator.state, self.restore_event, event, self._held.hold)
 

@@ -98,6 +98,15 @@ class TaskTransaction:
         self._put(keys.seen_expiry_key(now_ms, event_id), b"")
         self._seen.append(event_id)
 
+    def unmark_seen(self, event_id: str) -> None:
+        """Forget that `event_id` was processed (it was dead-lettered after all)."""
+        raw = self._get(keys.seen_key(event_id))
+        if raw is None:
+            return
+        self._delete(keys.seen_key(event_id))
+        # The expiry entry too: left behind, it would later drop a newer mark early.
+        self._delete(keys.seen_expiry_key(int(raw), event_id))
+
     # -- outbox ------------------------------------------------------------------------
     def append_outbox(self, record: OutRecord, now_ms: int) -> None:
         self._outbox.append(encode_entry(now_ms, record))

@@ -94,9 +94,11 @@ def run(
 def topics_create(pipeline: PipelineArg, config: ConfigOption = None) -> None:
     """Create every topic PIPELINE reads or writes (existing ones are kept)."""
     from eventyard.kafka import create_topics
+    from eventyard.kafka.reachability import require_reachable
 
     with user_errors():
         definition, settings = load(pipeline, config)
+        require_reachable(settings.kafka)
         wanted = definition.topics(settings)
         created = set(create_topics(settings.kafka, wanted))
     for topic in wanted:

@@ -53,7 +53,9 @@ def _filter(reason: str | None, event_type: str | None, since: str | None = None
 
 def _reader(settings: EventyardSettings) -> DeadLetterReader:
     from eventyard.dlq.reader import DeadLetterReader  # kafka-python: loaded only when used
+    from eventyard.kafka.reachability import require_reachable
 
+    require_reachable(settings.kafka)
     return DeadLetterReader(settings.kafka, settings.pipeline.dead_letter)
 
 
@@ -247,6 +249,7 @@ def redrive(
         selection = _filter(reason, event_type, since, until)
         _, settings = load(pipeline, config)
         request = RedriveRequest(settings.name, settings.pipeline.dead_letter, selection, to)
+        request.refuse_never_applicable()
         directory = checkpoint_dir or settings.state.dir.absolute().parent / "redrive"
         path, ledger_path = request.checkpoint_path(directory), request.ledger_path(directory)
         if restart and not dry_run:

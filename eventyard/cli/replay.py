@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +12,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from eventyard.cli.common import ConfigOption, PipelineArg, console, load, user_errors
+from eventyard.cli.common import ConfigOption, PipelineArg, console, err_console, load, user_errors
 from eventyard.cli.state import print_instance
 from eventyard.core.errors import ConfigError
 from eventyard.cli.inspect import InstanceView
 from eventyard.replay.compare import compare_states
 from eventyard.replay.runner import ReplayProgress, ReplayResult, run_replay
+from eventyard.kafka.reachability import require_reachable
+from eventyard.runtime.lock import PipelineLock
+from eventyard.runtime.settings_record import check_replay_settings, write_record
 from eventyard.replay.swap import discard, ensure_not_running, swap_in
 from eventyard.state import TaskStore, StateDirectory
 
@@ -39,17 +43,29 @@ def replay(
     aggregate: Annotated[str | None, typer.Option("--aggregate", help="rebuild and show one instance")] = None,
     processes: Annotated[int, typer.Option(
         "--processes", "-p", min=1, help="rebuild the tasks in this many processes (at most one per task)")] = 1,
+    accept_settings: Annotated[bool, typer.Option(
+        "--accept-settings", help="rebuild even if settings differ from the live run's")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Rebuild every task store from the input topics, then swap it in atomically.
 
     Also converts a state directory of the old 256-shard layout to task stores."""
-    with user_errors():
+    with user_errors(), ExitStack() as held:
         definition, settings = load(pipeline, config)
+        require_reachable(settings.kafka)
         live = StateDirectory(settings.state.dir, settings.name)
         swapping = not verify and aggregate is None
         if swapping:
+            # Held until the swap is done: no run may start on the state being
+            # replaced, and none may be running now (issue 16).
+            held.enter_context(PipelineLock.acquire(settings.state.dir, settings.name, "eventyard replay",
+                                                    ", or use --verify, which does not swap"))
             ensure_not_running(live)
+        # A swap under other settings would silently change state: refused unless accepted.
+        # --verify/--aggregate only say so, since a difference explains what they show.
+        for difference in check_replay_settings(settings.state.dir, settings, accept_settings or not swapping):
+            err_console.print(f"settings differ from the live run's: {difference.describe()}", markup=False,
+                              highlight=False)
         mode = "verify" if verify else "one" if aggregate else "replay"
         target = settings.state.dir.with_name(f"{settings.state.dir.name}.{mode}-{time.strftime('%Y%m%dT%H%M%S')}")
         try:
@@ -66,7 +82,8 @@ def replay(
             elif aggregate is not None:
                 _show_one(rebuilt, aggregate)
             else:
-                ensure_not_running(live)  # it may have been started meanwhile
+                ensure_not_running(live)  # belt and braces: a worker of an older version holds no lock
+                write_record(target, settings)  # the rebuilt state was built under these
                 backup = swap_in(target, settings.state.dir, settings.recovery.dir)
                 console.print(f"swapped in: {settings.state.dir} (previous state kept at {backup}); "
                               f"bytewax recovery reset, the next run resumes from the rebuilt watermarks")

@@ -9,9 +9,12 @@ from enum import StrEnum
 from eventyard.core.envelope import utc_now
 from eventyard.core.records import Headers, OutRecord, SourceMessage
 
-__all__ = ["Reason", "DeadLetterRecord", "HEADER_PREFIX", "ERROR_HEADERS"]
+__all__ = ["Reason", "DeadLetterRecord", "HEADER_PREFIX", "ERROR_HEADERS", "REDRIVE_COUNT_HEADER",
+           "REDRIVE_NEEDS", "NEVER_APPLICABLE", "never_applicable"]
 
 HEADER_PREFIX = "eventyard."
+# Set (and incremented) on every record `eventyard dlq redrive` publishes.
+REDRIVE_COUNT_HEADER = "eventyard.redrive.count"
 
 
 class Reason(StrEnum):
@@ -26,6 +29,31 @@ class Reason(StrEnum):
     HANDLER_ERROR = "handler_error"
     ORPHANED = "orphaned"
     REJECTED = "rejected"  # an operator dead-lettered the event on purpose
+
+
+# What a redrive of each reason needs before the same bytes can be applied. A redrive
+# publishes the original key and value unchanged, so a reason that is a property of
+# those bytes alone can never pass: such records are refused unless --to sends them
+# to a topic where something else can repair them (docs/dead-letters.md).
+REDRIVE_NEEDS: dict[str, str] = {
+    Reason.INVALID_JSON: "never: the value is not JSON, and a redrive does not change it",
+    Reason.SCHEMA_VIOLATION: "deploy an event model (catalog) that accepts it",
+    Reason.UNKNOWN_TYPE: "deploy a pipeline that has the type as an input",
+    Reason.MISSING_KEY: "never: the record has no key, and a redrive does not add one",
+    Reason.INVALID_KEY: "never: the key is not UTF-8, and a redrive does not change it",
+    Reason.KEY_MISMATCH: "never: key and aggregate_id differ, and a redrive does not change either",
+    Reason.OVERSIZED: "raise pipeline.max_event_bytes above the value's size",
+    Reason.LOOP_DETECTED: "raise pipeline.max_hops above the event's hops (after fixing the loop)",
+    Reason.HANDLER_ERROR: "deploy the fixed handler (or wait until what it called is back)",
+    Reason.ORPHANED: "publish the start event first (e.g. OrderPlaced)",
+    Reason.REJECTED: "fix what the operator rejected it for",
+}
+NEVER_APPLICABLE = frozenset(r for r, needs in REDRIVE_NEEDS.items() if needs.startswith("never"))
+
+
+def never_applicable(reason: str) -> bool:
+    """True for reasons the same bytes can never get past (operators' own codes can)."""
+    return reason in NEVER_APPLICABLE
 
 
 ERROR_HEADERS = (

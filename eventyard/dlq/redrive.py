@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from eventyard.core.deadletter import ERROR_HEADERS
+from eventyard.core.deadletter import ERROR_HEADERS, REDRIVE_NEEDS, never_applicable
 from eventyard.dlq.view import REDRIVE_COUNT_HEADER, DeadLetterFilter, DeadLetterView, header_text
 from eventyard.core.envelope import utc_now
 from eventyard.core.errors import DeadLetterError
@@ -69,7 +69,17 @@ class RedriveRequest:
         """Where `view` goes if this redrive selects it; None if it is not selected."""
         if not self.filter.matches(view) or not view.redrivable:
             return None
+        if self.to is None and never_applicable(view.reason):
+            return None  # back to its source it would only be dead-lettered again
         return self.to or view.source_topic
+
+    def refuse_never_applicable(self) -> None:
+        """Refuse up front a redrive of a reason whose records can never be applied as they are."""
+        reason = self.filter.reason
+        if self.to is None and reason is not None and never_applicable(reason):
+            raise DeadLetterError(
+                f"{reason} dead letters cannot be applied by a redrive: {REDRIVE_NEEDS[reason]}. "
+                "Fix the producer, or pass --to TOPIC to hand them to something that repairs them")
 
 
 class RedriveSelection:

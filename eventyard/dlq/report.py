@@ -27,8 +27,15 @@ def _skipped(duplicates: int, not_redrivable: int) -> list[str]:
     if duplicates:
         lines.append(f"{duplicates} copy(ies) of dead letters already redriven: skipped")
     if not_redrivable:
-        lines.append(f"{not_redrivable} matching record(s) are failed timers: nothing to put back")
+        lines.append(f"{not_redrivable} matching record(s) skipped: failed timers (nothing to put back) or "
+                     "reasons the same bytes never pass (invalid_json, missing_key, invalid_key, key_mismatch; "
+                     "--to TOPIC sends those to a repair service)")
     return lines
+
+
+PIPELINE_DECIDES = ("the pipeline decides what happens to each redriven record: it applies it once, or skips "
+                    "it as a duplicate if it was processed already; its log says which, per record "
+                    "(`redriven <type> <event_id> applied` / `... skipped ...: already processed`)")
 
 
 def dry_run_json(plan: RedrivePlan, checkpoint: RedriveCheckpoint, path: Path) -> dict[str, object]:
@@ -67,6 +74,8 @@ def result_lines(result: RedriveResult, limit: int | None) -> list[str]:
         lines = [f"nothing to redrive in {plan.request.topic} ({describe(plan.request)})"]
     lines += [f"  to {topic}: {count}" for topic, count in result.by_target]
     lines += _skipped(result.duplicates, plan.not_redrivable)
+    if result.redriven:
+        lines.append(PIPELINE_DECIDES)
     if result.complete:
         lines.append(f"checkpoint {result.checkpoint}: complete. Running the same command again publishes "
                      "only records dead-lettered since; --restart redrives everything again.")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from eventyard.core.deadletter import Reason
+from eventyard.core.deadletter import REDRIVE_COUNT_HEADER, Reason
 from eventyard.core.errors import DeadLetterError
 from eventyard.core.records import Headers, SourceMessage
 
@@ -24,7 +24,6 @@ __all__ = [
     "parse_position",
 ]
 
-REDRIVE_COUNT_HEADER = "eventyard.redrive.count"
 UNKNOWN_TYPE = "?"
 
 

@@ -14,8 +14,12 @@ from pathlib import Path
 from eventyard.config import EventyardSettings
 from eventyard.importing import python_module_command
 from eventyard.kafka import ensure_topics_exist
+from eventyard.kafka.reachability import require_reachable
 from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
+from eventyard.runtime.exits import describe_exit, first_exit
+from eventyard.runtime.lock import PipelineLock
+from eventyard.runtime.settings_record import write_record
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import input_tasks
@@ -57,11 +61,13 @@ class PipelineSupervisor:
         self.log_file = log_file
         self.cluster = cluster
         self.children: list[subprocess.Popen[bytes]] = []
+        self.lock: PipelineLock | None = None
 
     def prepare(self, layout: ClusterLayout) -> None:
         """Check what workers need before any starts, so errors are reported once."""
         share = layout.recovery_share(self.settings.recovery.partitions)
         log.info("kafka transport: %s", describe(self.settings.kafka))  # fails if not installed
+        require_reachable(self.settings.kafka)  # in kafka.connect_timeout, not kafka-python's ~30 s
         ensure_topics_exist(self.settings.kafka, self.definition.task_inputs(self.settings))
         self.tasks = input_tasks(self.settings, self.definition)  # refuses inputs not co-partitioned
         if len(layout.local) * max(layout.machines, 1) > self.tasks:
@@ -72,19 +78,28 @@ class PipelineSupervisor:
         directory = StateDirectory(self.settings.state.dir, self.settings.name, self.tasks)
         directory.ensure()
         check_layout(directory.root, layout, has_stores=bool(directory.existing_tasks()))
+        write_record(directory.root, self.settings)  # what `replay` checks its settings against
         init_recovery_share(self.settings.recovery.dir, self.settings.recovery.partitions, share)
 
     def start(self) -> None:
         layout = self.cluster or ClusterLayout.one_machine(self.processes)
-        self.prepare(layout)
+        # First: nothing else (a replay, a second run) may write this state meanwhile.
+        self.lock = PipelineLock.acquire(self.settings.state.dir, self.settings.name, "eventyard run")
+        try:
+            self.prepare(layout)
+        except BaseException:
+            self.lock.release()
+            raise
         command = worker_command(self.pipeline, self.config_file)
         addresses = ";".join(layout.addresses)
         out = self.log_file.open("ab") if self.log_file else None
         for pid in layout.local:
             extra = ["--process-id", str(pid), "--addresses", addresses] if layout.addresses else []
             # A worker outliving `eventyard run` (SIGKILLed) would keep its stores locked.
+            # Workers inherit the lock: it is held until the last of them is gone.
             self.children.append(subprocess.Popen(ending_with_this_process(command + extra), env=self.env,
-                                                  stdout=out, stderr=subprocess.STDOUT if out else None))
+                                                  stdout=out, stderr=subprocess.STDOUT if out else None,
+                                                  pass_fds=(self.lock.fileno(),)))
         log.info("started %s with %d process(es): %s", self.pipeline, len(layout.local),
                  ", ".join(str(c.pid) for c in self.children))
         if layout.machines > 1:
@@ -92,16 +107,14 @@ class PipelineSupervisor:
                      layout.machines, layout.local[0], layout.local[-1], layout.processes, addresses)
 
     def wait(self) -> int:
-        """Block until a worker exits; then stop the rest. Returns the first exit code."""
-        while True:
-            for child in self.children:
-                code = child.poll()
-                if code is not None:
-                    if code != 0:
-                        log.error("worker pid %d exited with %d; stopping the others", child.pid, code)
-                    self.stop()
-                    return code
-            time.sleep(0.2)
+        """Block until a worker exits; then stop the rest. Returns the exit code of
+        the first worker that ended (128 + N if signal N ended it, as a shell does)."""
+        exited = first_exit(self.children)
+        code = exited.returncode
+        if code != 0:
+            log.error("worker pid %d %s; stopping the others", exited.pid, describe_exit(code))
+        self.stop()
+        return 128 - code if code < 0 else code
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM every worker, wait up to `grace` seconds, then SIGKILL."""
@@ -116,6 +129,8 @@ class PipelineSupervisor:
                 log.warning("worker pid %d did not stop in %.0fs; killing it", child.pid, grace)
                 child.kill()
                 child.wait()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> "PipelineSupervisor":
         self.start()

@@ -39,11 +39,16 @@ _stopping = threading.Event()
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # bytewax stops on KeyboardInterrupt; make SIGTERM mean the same.
-    if not _stopping.is_set():
-        _stopping.set()
-        overdue = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
-        overdue.daemon = True  # a clean stop ends the process before it fires
-        overdue.start()
+    if _stopping.is_set():
+        # Already stopping. A stop from a terminal or a service manager signals the
+        # whole group, and `eventyard run` then sends SIGTERM too: a second
+        # KeyboardInterrupt would land in the middle of the shutdown (a Kafka
+        # client's close, a bytewax callback) as a traceback or a Rust panic (issue 16).
+        return
+    _stopping.set()
+    overdue = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
+    overdue.daemon = True  # a clean stop ends the process before it fires
+    overdue.start()
     raise KeyboardInterrupt
 
 

@@ -203,7 +203,9 @@ def test_redrive_dry_run_lists_the_selection_and_publishes_nothing(dead_lettered
     assert plan["dry_run"] and plan["selected"] == 2 and plan["targets"] == {"orders": 2}
     assert sorted(r["key"] for r in plan["records"]) == ["boom-1", "boom-2"]
     text = dlq("redrive", "order_saga", "--dry-run").stdout
-    assert "would redrive 9 record(s) of order_saga.dlq (every record); nothing published" in text
+    # invalid_json (twice) and missing_key can never pass as they are: skipped, and said so
+    assert "would redrive 6 record(s) of order_saga.dlq (every record); nothing published" in text
+    assert "3 matching record(s) skipped: failed timers (nothing to put back) or reasons the same bytes" in text
     assert {(m.partition, m.offset) for m in read_topic(settings, "orders")} == before
     assert not (tmp_path / "redrive").exists()
 
@@ -288,3 +290,43 @@ def test_a_redrive_stopped_by_ctrl_c_saves_its_checkpoint_and_resumes(dead_lette
     assert (rest["redriven"], rest["total_redriven"], rest["complete"]) == (2, 3, True)
     published = Counter(m.key.decode() for m in redriven(read_topic(settings, "orders")))
     assert published == {o: 1 for o in orders}
+
+
+def test_an_orphaned_payment_redriven_after_its_order_came_confirms_the_order_once(
+        live_settings, start_pipeline, make_driver, tmp_path):
+    # Issue 16: the payment came before its order and was dead-lettered `orphaned`;
+    # redriven after OrderPlaced and InventoryReserved came, it must be applied.
+    settings = live_settings(pipeline__orphan_timeout="2s")
+    run = start_pipeline(processes=1)
+    driver = make_driver(settings, [])
+    payment = envelope_record("payments", "PaymentReceived", "o-x", {"payment_id": "p-x", "amount": 5}, "o-x-paid")
+    driver.send([payment])
+    start_pipeline.settle(driver, lambda: len(driver.collector.tally.dead_letters) == 1)
+    assert dict(driver.collector.tally.dead_letters[0].headers)["eventyard.error.reason"] == b"orphaned"
+    driver.send([envelope_record("orders", "OrderPlaced", "o-x", {
+        "customer_id": "c", "amount": 5, "currency": "EUR", "items": [{"sku": "s", "quantity": 1}]}, "o-x-placed"),
+        envelope_record("inventory", "InventoryReserved", "o-x", {"reservation_id": "r-x"}, "o-x-rsv")])
+    start_pipeline.settle(driver, lambda: "ReserveInventory" in driver.collector.tally.distinct("o-x"))
+
+    done = dlq("redrive", "order_saga", "--reason", "orphaned")
+    assert "redrove 1 of 1" in done.stdout and "the pipeline decides" in done.stdout
+    start_pipeline.settle(driver, lambda: "OrderConfirmed" in driver.collector.tally.distinct("o-x"))
+
+    again = dlq_json("redrive", "order_saga", "--reason", "orphaned", "--restart")
+    assert again["redriven"] == 1
+    copies = redriven(m for m in read_topic(settings, "payments") if m.key == b"o-x")
+    wait_until_applied(settings, "o-x", max(copies, key=lambda m: m.offset), start_pipeline)
+    assert run.stop() == 0
+    log = run.log.read_text()
+    assert "redriven PaymentReceived o-x-paid applied by workflow" in log
+    assert "redriven PaymentReceived o-x-paid skipped by workflow: already processed" in log
+    history = [h[1] for h in read_instance(settings, "o-x").instance["history"]]
+    assert history == ["o-x-placed", "o-x-rsv", "o-x-paid"]  # the payment applied once
+
+
+def test_redriving_only_records_that_can_never_pass_is_refused_up_front(live_settings):
+    live_settings()
+    refused = dlq("redrive", "order_saga", "--reason", "invalid_json", check=False)
+    assert refused.returncode == 2
+    assert "invalid_json dead letters cannot be applied by a redrive" in refused.stderr
+    assert "--to TOPIC" in refused.stderr

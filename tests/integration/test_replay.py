@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +19,8 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
-def eventyard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eventyard", *args], cwd=REPO,
+def eventyard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "eventyard", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -118,8 +119,27 @@ def test_replay_refuses_to_swap_while_the_pipeline_runs(live_settings, start_pip
     start_pipeline.settle(driver, driver.all_as_expected)
     result = eventyard("replay", "order_saga")
     assert result.returncode == 2
-    assert "is running" in result.stderr and "--verify" in result.stderr
+    assert "pipeline order_saga is in use by eventyard run" in result.stderr and "--verify" in result.stderr
     assert not list(settings.state.dir.parent.glob("*.replay-*"))  # nothing left behind
+
+
+def test_replay_refuses_a_pipeline_that_started_but_has_not_opened_a_store_yet(live_settings, start_pipeline):
+    # Issue 16: no store was open yet, so no RocksDB lock told replay the pipeline ran,
+    # and it renamed the state and recovery directories from under the workers.
+    settings = live_settings()
+    run = start_pipeline(processes=2)
+    while "started order_saga with 2 process(es)" not in run.log.read_text(errors="replace"):
+        run.check_alive()
+        time.sleep(0.05)
+    before = sorted(p.name for p in settings.state.dir.parent.iterdir())
+    result = eventyard("replay", "order_saga")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "pipeline order_saga is in use by eventyard run" in result.stderr
+    assert sorted(p.name for p in settings.state.dir.parent.iterdir()) == before
+    run.check_alive()
+    assert run.stop() == 0
+    # Stopped, the lock is free again: the same replay now runs and swaps.
+    assert eventyard("replay", "order_saga").returncode == 0
 
 
 def test_ctrl_c_during_replay_leaves_the_live_state_untouched(live_run, spawn):
@@ -180,3 +200,21 @@ def test_verify_covers_operators_added_by_config(live_run, monkeypatch):
     result = eventyard("replay", "order_saga", "--verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical:" in result.stdout
+
+
+def test_replay_under_other_settings_than_the_live_run_is_refused_unless_accepted(live_run):
+    # Issue 16: live with a payment timeout, replayed without it, the state differs.
+    settings, _, _ = live_run(orders=60)
+    without = {k: v for k, v in os.environ.items() if k != "EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT"}
+    before = sorted(p.name for p in settings.state.dir.parent.iterdir())
+    refused = eventyard("replay", "order_saga", env=without)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert ('order_saga.payment_timeout [EVENTYARD_ORDER_SAGA__PAYMENT_TIMEOUT]: live run "4s", this replay '
+            '"30m"') in " ".join(refused.stderr.split())
+    assert sorted(p.name for p in settings.state.dir.parent.iterdir()) == before  # nothing swapped, nothing left
+    assert eventyard("replay", "order_saga").returncode == 0  # the live run's settings: no question asked
+    accepted = eventyard("replay", "order_saga", "--accept-settings", env=without)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "settings differ from the live run's: order_saga.payment_timeout" in accepted.stderr
+    # The swapped-in state records what it was built with: the next replay under them passes.
+    assert eventyard("replay", "order_saga", env=without).returncode == 0

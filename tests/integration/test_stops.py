@@ -1,0 +1,81 @@
+"""Stopping `eventyard run` as a terminal and a service manager do: a signal to the
+whole process group. One line per worker, no traceback, exit 0 (issue 16)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from eventyard.demo.traffic import FAST_OUTCOMES, plan_orders
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def _run_in_own_group(settings, tmp_path, transport: str) -> tuple[subprocess.Popen[bytes], "os.PathLike[str]"]:
+    log = tmp_path / "run.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO", "EVENTYARD_KAFKA__CLIENT": transport}
+    process = subprocess.Popen([sys.executable, "-m", "eventyard", "run", "order_saga", "-p", "2"], cwd=REPO,
+                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                               start_new_session=True)  # its own group, as a shell job or a service is
+    return process, log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_process_group_stops_every_worker_cleanly(signum, live_settings, make_driver, tmp_path,
+                                                                  transport):
+    settings = live_settings()
+    driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=16))
+    process, log = _run_in_own_group(settings, tmp_path, transport)
+    try:
+        driver.send_initial()
+        deadline = time.monotonic() + 120
+        while not driver.all_as_expected():  # the workers are busy in their dataflow
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "orders did not complete"
+            driver.step()
+        os.killpg(process.pid, signum)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = log.read_text(errors="replace")
+    assert code == 0, text
+    assert "Traceback" not in text and "panicked" not in text and "KeyboardInterrupt" not in text, text
+    assert sorted(re.findall(r"worker (\d+) stopped", text)) == ["0", "1"], text  # one line each
+
+
+def test_a_killed_worker_is_reported_with_its_signal_and_run_exits_with_it(live_settings, make_driver, tmp_path,
+                                                                           transport):
+    # Issue 16: after a SIGKILL, `run` sometimes reported (and exited with) a surviving
+    # peer's code, `exited with 1` after that peer's "Send thread panic".
+    settings = live_settings()
+    driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=17))
+    process, log = _run_in_own_group(settings, tmp_path, transport)
+    try:
+        driver.send_initial()
+        deadline = time.monotonic() + 120
+        while not driver.all_as_expected():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "orders did not complete"
+            driver.step()
+        workers = re.search(r"started order_saga with 2 process\(es\): (\d+), (\d+)", log.read_text())
+        assert workers, log.read_text()
+        victim = int(workers.group(2))  # the last one polled: the one a peer's exit used to hide
+        os.kill(victim, signal.SIGKILL)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = log.read_text(errors="replace")
+    assert code == 128 + signal.SIGKILL, text
+    errors = [line for line in text.splitlines() if "eventyard.runtime.supervisor" in line and "ERROR" in line]
+    assert len(errors) == 1 and f"worker pid {victim} was killed by SIGKILL; stopping the others" in errors[0], text
