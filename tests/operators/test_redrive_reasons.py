@@ -43,11 +43,11 @@ class Pipeline:
         self.deploy(catalog, max_bytes, max_hops)
 
     def deploy(self, catalog: EventCatalog = CATALOG, max_bytes: int = 512 * 1024, max_hops: int = 16) -> None:
-        self.decoder = Decoder("order_saga", catalog, 1, max_bytes, max_hops)
+        self.decoder = Decoder("order_saga", catalog, max_bytes, max_hops)
         self.engine.catalog = catalog
 
     def send(self, record: OutRecord) -> list[OutRecord]:
-        _, item = self.decoder(self.make_message(record))
+        item = self.decoder(self.make_message(record))
         if isinstance(item, DeadLetterRecord):
             out = [item.to_record(DLQ)]
         else:

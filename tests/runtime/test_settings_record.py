@@ -36,4 +36,4 @@ def test_settings_that_change_no_decision_are_not_recorded(make_settings, tmp_pa
     assert check_replay_settings(tmp_path / "state", make_settings(), accept=False) == []
     recorded = read_record(tmp_path / "state")
     assert recorded == state_settings(make_settings())
-    assert {"pipeline.operators", "pipeline.orphan_timeout", "state.shards"} <= recorded.keys()
+    assert {"pipeline.operators", "pipeline.orphan_timeout", "state.history_size"} <= recorded.keys()
