@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from eventyard.core.envelope import utc_from_ms
 from eventyard.core.errors import OperatorDefinitionError
 from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
-from eventyard.operators.retry import RETRY_TIMER
+from eventyard.operators.forget import ENGINE_TIMERS
 
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
 
@@ -114,8 +114,8 @@ class KeyContext(Context[Any]):
 
     # -- timers ------------------------------------------------------------------
     def set_timer(self, name: str, *, after: timedelta | None = None, at: datetime | None = None) -> None:
-        if name == RETRY_TIMER:
-            raise OperatorDefinitionError(f"timer name {RETRY_TIMER!r} is the engine's own")
+        if name in ENGINE_TIMERS:
+            raise OperatorDefinitionError(f"timer name {name!r} is the engine's own")
         if (after is None) == (at is None):
             raise OperatorDefinitionError("set_timer needs exactly one of after= or at=")
         if at is not None:
@@ -128,7 +128,7 @@ class KeyContext(Context[Any]):
             self.timer_changes[name] = None
 
     def timers(self) -> dict[str, datetime]:
-        armed = {name: t[0] for name, t in self._record["timers"].items() if name != RETRY_TIMER}
+        armed = {name: t[0] for name, t in self._record["timers"].items() if name not in ENGINE_TIMERS}
         for name, due in self.timer_changes.items():
             if due is None:
                 armed.pop(name, None)

@@ -32,6 +32,7 @@ from eventyard.operators.api import RESERVED_FIELDS, Emit, Event, Operator, Time
 from eventyard.operators.context import KeyContext
 from eventyard.operators.decisions import applied_out_of_order, timer_fired
 from eventyard.operators.decode import Inbound
+from eventyard.operators.forget import FORGET_TIMER, forget_due
 from eventyard.operators.held import HeldEvents
 from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
 from eventyard.operators.workflow import Workflow
@@ -64,6 +65,7 @@ class EngineConfig:
     decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
     record_outbox: bool = True  # replay turns this off: it must have no side effects
     build_outputs: bool = True  # replay without --emit: outputs are checked, not built (state is the same)
+    order_retention: timedelta = timedelta(days=7)  # an emptied record keeps last/prev this long (forget.py)
 
 
 @dataclass
@@ -89,7 +91,8 @@ def _message_from_json(obj: list[Any]) -> SourceMessage:
 
 
 def _is_empty(rec: dict[str, Any]) -> bool:
-    return not (rec["has_state"] or rec["timers"] or rec["retry"] or rec["queue"])
+    timers = rec["timers"]
+    return not (rec["has_state"] or len(timers) > (FORGET_TIMER in timers) or rec["retry"] or rec["queue"])
 
 
 class OperatorEngine:
@@ -201,10 +204,15 @@ class OperatorEngine:
         txn.commit()
 
     def _save(self, txn: ShardTransaction, key: str, rec: dict[str, Any]) -> None:
-        if _is_empty(rec):
+        # An emptied record keeps its order bookkeeping for a while (operators/forget.py).
+        empty = _is_empty(rec)
+        due = forget_due(rec, self.config.order_retention // timedelta(milliseconds=1)) if empty else None
+        if empty and due is None:
             txn.delete_instance(self.stored_id(key))
-        else:
-            txn.put_instance(self.stored_id(key), rec)
+            return
+        if (rec["timers"].get(FORGET_TIMER) or [None])[0] != due:
+            self._set_timer(txn, key, rec, FORGET_TIMER, due)
+        txn.put_instance(self.stored_id(key), rec)
 
     def _note_order(self, rec: dict[str, Any], stored_id: str, msg: SourceMessage | None) -> list[OutRecord]:
         """Publish a decision when this event sorts before one already applied.
@@ -304,6 +312,8 @@ class OperatorEngine:
         if timer.name == RETRY_TIMER:
             out += self._retry(txn, key, rec, timer.due_ms)
             out += self._drain(txn, key, timer.due_ms)
+        elif timer.name == FORGET_TIMER:  # armed only while the record is empty (_save): forget it now
+            txn.delete_instance(timer.aggregate_id)
         else:
             ctx = self._context(key, rec, timer.due_ms, None)
             with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):

@@ -25,7 +25,8 @@ def show(pipeline: PipelineArg, aggregate_id: str, config: ConfigOption = None,
             "outbox": [{"seq": e.seq, "created_ms": e.created_ms, **e.record.to_json()} for e in view.outbox],
         }).decode())
         return
-    if view.instance is None:
+    if view.instance is None or not view.instance.get("has_state", True):
+        # (a record without state keeps only the engine's order bookkeeping: operators/forget.py)
         console.print(f"no workflow instance {aggregate_id!r} in shard {view.shard} "
                       "(never started, or expired after finishing)")
         raise typer.Exit(1)
