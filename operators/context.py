@@ -66,6 +66,7 @@ class KeyContext(Context[Any]):
         self.dead_letters: list[DeadLetterIntent] = []
         self.redeliveries: list[Event] = []
         self.deferred = False
+        self.duplicate = False
 
     @property
     def now(self) -> datetime:  # type: ignore[override]
@@ -151,6 +152,11 @@ class KeyContext(Context[Any]):
             raise OperatorDefinitionError("defer() is for event handlers; a timer has no event")
         self.deferred = True
         return self._hold(self.event)
+
+    def skip_duplicate(self) -> None:
+        if self.event is None:
+            raise OperatorDefinitionError("skip_duplicate() is for event handlers; a timer has no event")
+        self.deferred = self.duplicate = True  # like a deferred event, it does not advance the version
 
     def restore_event(self, held: Any) -> Event:
         return self._restore(held)

@@ -62,6 +62,8 @@ class EngineConfig:
     history_size: int = 20
     max_parked: int = 100
     orphan_timeout: timedelta = timedelta(hours=1)
+    unexpected_timeout: timedelta = timedelta(hours=1)  # an event no transition accepts waits this long
+    reorder_timeout: timedelta = timedelta(seconds=30)  # an event ahead of its producer sequence waits this long
     decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
     record_outbox: bool = True  # replay turns this off: it must have no side effects
     build_outputs: bool = True  # replay without --emit: outputs are checked, not built (state is the same)
@@ -261,9 +263,9 @@ class OperatorEngine:
                 log.warning("%s failed for %s %s: %r", self.step, env.type, env.event_id, exc)
                 return [self._dead(event.message, Reason.HANDLER_ERROR, repr(exc), exc, event.attempt)], DEAD
         txn.mark_seen(self.stored_id(env.event_id), now_ms)
-        if ctx.redeliveries:
-            hold = self._held.hold
-            rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
+        if ctx.duplicate:
+            self.stats.duplicates += 1
+            return records, OK
         if ctx.deferred:
             self.stats.parked += 1
             return records, OK
@@ -373,6 +375,9 @@ class OperatorEngine:
         rec["updated_ms"] = now_ms
         for name, due in ctx.timer_changes.items():
             self._set_timer(txn, key, rec, name, due)
+        if ctx.redeliveries:  # from an event or a timer handler: applied right after it (_drain)
+            hold = self._held.hold
+            rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
 
     def _set_timer(self, txn: ShardTransaction, key: str, rec: dict[str, Any], name: str,
                    due: int | None) -> None:
@@ -447,7 +452,9 @@ class WorkflowEngine(OperatorEngine):
     def __init__(self, workflow: Workflow, catalog: EventCatalog, config: EngineConfig,
                  clock: Callable[[], datetime] = utc_now, retry: RetryPolicy | None = None) -> None:
         operator = WorkflowOperator(workflow, history_size=config.history_size, max_parked=config.max_parked,
-                                    orphan_timeout=config.orphan_timeout)
+                                    orphan_timeout=config.orphan_timeout,
+                                    unexpected_timeout=config.unexpected_timeout,
+                                    reorder_timeout=config.reorder_timeout, pipeline=config.pipeline)
         super().__init__(operator, catalog, config, clock, retry)
 
     @property
