@@ -84,6 +84,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
         successor = sequence.successor(record, event)
         if successor is not None:  # the next of this producer may pass now
             ctx.redeliver(ctx.restore_event(successor))
+            self._arm(ctx, record, REORDER_TIMER, [entry[2] for entry in record["reorder"]])
         if record["state"] is None and event.type not in self.starts_with:
             self._park(ctx, record, event)
             return
