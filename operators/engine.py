@@ -189,8 +189,12 @@ class OperatorEngine:
         while (rec := txn.get_instance(stored_id)) is not None and not rec.get("retry") and rec["queue"]:
             item = rec["queue"].pop(0)
             self._save(txn, key, rec)
-            # Queued and redelivered events were placed in the decision order already.
-            out += self._process(txn, key, rec, self.restore_event(item[1]), now_ms, noted=True)
+            # Queued and redelivered events were placed in the decision order already. Each
+            # runs at its own event time, not its releaser's: the outcome must not depend on
+            # which event released it (issue 15).
+            event = self.restore_event(item[1])
+            at_ms = event.message.timestamp_ms if event.message and event.message.timestamp_ms > 0 else now_ms
+            out += self._process(txn, key, rec, event, at_ms, noted=True)
         return out
 
     def _start_retry(self, txn: ShardTransaction, key: str, rec: dict[str, Any], event: Event,
