@@ -48,3 +48,35 @@ def test_an_operator_whose_record_became_empty_is_replayed_as_it_ran_live(loan_s
     alerts = [r for r in live.outputs if r.topic == "loan-alerts"]
     assert len(alerts) == 3
     assert replay_differences(live, messages, tmp_path / "rebuilt") == {}
+
+
+SAGA_TOPICS = {"OrderPlaced": "orders", "PaymentReceived": "payments", "InventoryReserved": "inventory",
+               "ShipmentCreated": "shipping"}
+SAGA_PAYLOADS = {"OrderPlaced": dict(customer_id="c", amount=10, currency="EUR", items=[{"sku": "s", "quantity": 1}]),
+                 "PaymentReceived": dict(payment_id="p", amount=10), "InventoryReserved": dict(reservation_id="r"),
+                 "ShipmentCreated": dict(shipment_id="s")}
+
+
+def test_workflow_events_held_until_their_state_accepts_them_are_replayed_as_they_ran_live(make_settings, tmp_path):
+    offsets: dict[str, int] = {}
+
+    def read(event_type: str, order: str, at_ms: int) -> SourceMessage:
+        topic = SAGA_TOPICS[event_type]
+        offsets[topic] = offsets.get(topic, -1) + 1
+        record = envelope_record(topic, event_type, order, SAGA_PAYLOADS[event_type], f"{order}-{event_type}")
+        return SourceMessage(topic, 0, offsets[topic], record.key, record.value, record.headers, at_ms)
+
+    messages = [  # in the order a worker read them
+        read("ShipmentCreated", "o-1", T + 3000),  # held before the order, then until it is confirmed
+        read("OrderPlaced", "o-1", T), read("OrderPlaced", "o-2", T),
+        read("PaymentReceived", "o-1", T + 1000),
+        read("ShipmentCreated", "o-2", T + 3000),  # never confirmed: dead-lettered after an hour
+        read("InventoryReserved", "o-1", T + 2000),
+    ]
+    live = LiveRun(get_pipeline("order_saga"), make_settings(), tmp_path / "live")
+    for msg in messages:
+        live.feed(msg)
+    live.advance_to(T + int(timedelta(hours=2).total_seconds() * 1000))
+    reasons = [dict(r.headers)["eventyard.error.reason"] for r in live.outputs if r.topic == "order_saga.dlq"]
+    assert reasons == [b"unexpected_in_state"]
+    assert replay_differences(live, messages, tmp_path / "rebuilt") == {}
