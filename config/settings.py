@@ -150,6 +150,13 @@ class PipelineSettings(_Section):
     finished_retention: Duration = timedelta(days=7)
     # Events for an aggregate whose start event never comes are dead-lettered after this.
     orphan_timeout: Duration = timedelta(hours=1)
+    # An event no transition accepts in its instance's state (`@on(..., when=...)`) waits
+    # this long after its timestamp for one that does, then is dead-lettered
+    # (unexpected_in_state).
+    unexpected_timeout: Duration = timedelta(hours=1)
+    # An event ahead of its producer's next `sequence` waits this long after its
+    # timestamp for the missing ones, then is applied with the gap recorded.
+    reorder_timeout: Duration = timedelta(seconds=30)
     # Handler failures marked retryable (RetryableError, TimeoutError, ConnectionError)
     # are retried with exponential backoff and jitter before dead-lettering.
     max_attempts: int = Field(default=5, ge=1)

@@ -98,15 +98,16 @@ class OperatorTestKit:
 
     # -- driving -----------------------------------------------------------------
     def send(self, event_type: str, aggregate_id: str, *, event_id: str | None = None,
-             **payload: Any) -> list[Emitted]:
-        """Deliver one event at the current time; returns what it emitted."""
+             envelope: dict[str, Any] | None = None, **payload: Any) -> list[Emitted]:
+        """Deliver one event at the current time; returns what it emitted. `envelope`
+        sets further envelope fields (e.g. {"producer": "shop", "sequence": 3})."""
         spec = self.catalog.get(event_type)
         topic = spec.topic if spec is not None else "unknown"
         self._sent += 1
         envelope = {
             "event_id": event_id or f"{aggregate_id}-{event_type}-{self._sent}", "type": event_type,
             "aggregate_id": aggregate_id, "occurred_at": self.now.isoformat(), "producer": "test",
-            "schema_version": 1, "hops": 0, "payload": payload,
+            "schema_version": 1, "hops": 0, **(envelope or {}), "payload": payload,
         }
         return self.send_raw(topic, aggregate_id.encode(), orjson.dumps(envelope))
 

@@ -144,6 +144,11 @@ class Context(ABC, Generic[S]):
         A deferred event does not advance the key's version."""
 
     @abstractmethod
+    def skip_duplicate(self) -> None:
+        """The event being handled repeats one applied before (e.g. by its producer
+        sequence): it is not applied, and counted as a duplicate."""
+
+    @abstractmethod
     def restore_event(self, held: Any) -> Event:
         """An Event back from `hold(event)`'s JSON form (e.g. kept in state)."""
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from eventyard.core.envelope import utc_from_ms
 from eventyard.core.errors import OperatorDefinitionError
 from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
-from eventyard.operators.retry import RETRY_TIMER
+from eventyard.operators.forget import ENGINE_TIMERS
 
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
 
@@ -66,6 +66,7 @@ class KeyContext(Context[Any]):
         self.dead_letters: list[DeadLetterIntent] = []
         self.redeliveries: list[Event] = []
         self.deferred = False
+        self.duplicate = False
 
     @property
     def now(self) -> datetime:  # type: ignore[override]
@@ -114,8 +115,8 @@ class KeyContext(Context[Any]):
 
     # -- timers ------------------------------------------------------------------
     def set_timer(self, name: str, *, after: timedelta | None = None, at: datetime | None = None) -> None:
-        if name == RETRY_TIMER:
-            raise OperatorDefinitionError(f"timer name {RETRY_TIMER!r} is the engine's own")
+        if name in ENGINE_TIMERS:
+            raise OperatorDefinitionError(f"timer name {name!r} is the engine's own")
         if (after is None) == (at is None):
             raise OperatorDefinitionError("set_timer needs exactly one of after= or at=")
         if at is not None:
@@ -128,7 +129,7 @@ class KeyContext(Context[Any]):
             self.timer_changes[name] = None
 
     def timers(self) -> dict[str, datetime]:
-        armed = {name: t[0] for name, t in self._record["timers"].items() if name != RETRY_TIMER}
+        armed = {name: t[0] for name, t in self._record["timers"].items() if name not in ENGINE_TIMERS}
         for name, due in self.timer_changes.items():
             if due is None:
                 armed.pop(name, None)
@@ -151,6 +152,11 @@ class KeyContext(Context[Any]):
             raise OperatorDefinitionError("defer() is for event handlers; a timer has no event")
         self.deferred = True
         return self._hold(self.event)
+
+    def skip_duplicate(self) -> None:
+        if self.event is None:
+            raise OperatorDefinitionError("skip_duplicate() is for event handlers; a timer has no event")
+        self.deferred = self.duplicate = True  # like a deferred event, it does not advance the version
 
     def restore_event(self, held: Any) -> Event:
         return self._restore(held)

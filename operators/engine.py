@@ -1,6 +1,6 @@
 """OperatorEngine: applies one event or one fired timer to one operator's key, atomically.
 
-Exactly-once state: an event at or below the shard's applied-offset watermark for
+Exactly-once state: an event at or below the task's applied-offset watermark for
 its (topic, partition) was applied before a restart and is skipped; an event ID
 already processed (a producer retry, a redrive) is skipped too. Everything else an
 event causes (the key's state, timers, watermark, dedup mark, outbox) is committed
@@ -8,7 +8,7 @@ in one WriteBatch, so a crash leaves either all of it or none of it.
 
 Every operator, the built-in workflow operator included, runs in one of these.
 Operators other than the pipeline's workflow keep their keys, watermarks and dedup
-marks under their own scope in the shard store.
+marks under their own scope in the task store.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from eventyard.operators.api import RESERVED_FIELDS, Emit, Event, Operator, Time
 from eventyard.operators.context import KeyContext
 from eventyard.operators.decisions import applied_out_of_order, timer_fired
 from eventyard.operators.decode import Inbound
+from eventyard.operators.forget import FORGET_TIMER, forget_due
 from eventyard.operators.held import HeldEvents
 from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
 from eventyard.operators.workflow import Workflow
@@ -43,7 +44,7 @@ __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "S
 log = logging.getLogger(__name__)
 
 _BUILT_IN_REASONS = frozenset(r.value for r in Reason)
-SCOPE_SEP = "\x1f"  # between an operator's scope and its key in the shard store
+SCOPE_SEP = "\x1f"  # between an operator's scope and its key in the task store
 OK, RETRY, DEAD = "ok", "retry", "dead"
 
 
@@ -61,9 +62,12 @@ class EngineConfig:
     history_size: int = 20
     max_parked: int = 100
     orphan_timeout: timedelta = timedelta(hours=1)
+    unexpected_timeout: timedelta = timedelta(hours=1)  # an event no transition accepts waits this long
+    reorder_timeout: timedelta = timedelta(seconds=30)  # an event ahead of its producer sequence waits this long
     decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
     record_outbox: bool = True  # replay turns this off: it must have no side effects
     build_outputs: bool = True  # replay without --emit: outputs are checked, not built (state is the same)
+    order_retention: timedelta = timedelta(days=7)  # an emptied record keeps last/prev this long (forget.py)
 
 
 @dataclass
@@ -93,7 +97,8 @@ def _redriven(msg: SourceMessage) -> bool:
 
 
 def _is_empty(rec: dict[str, Any]) -> bool:
-    return not (rec["has_state"] or rec["timers"] or rec["retry"] or rec["queue"])
+    timers = rec["timers"]
+    return not (rec["has_state"] or len(timers) > (FORGET_TIMER in timers) or rec["retry"] or rec["queue"])
 
 
 class OperatorEngine:
@@ -199,8 +204,12 @@ class OperatorEngine:
         while (rec := txn.get_instance(stored_id)) is not None and not rec.get("retry") and rec["queue"]:
             item = rec["queue"].pop(0)
             self._save(txn, key, rec)
-            # Queued and redelivered events were placed in the decision order already.
-            out += self._process(txn, key, rec, self.restore_event(item[1]), now_ms, noted=True)
+            # Queued and redelivered events were placed in the decision order already. Each
+            # runs at its own event time, not its releaser's: the outcome must not depend on
+            # which event released it (issue 15).
+            event = self.restore_event(item[1])
+            at_ms = event.message.timestamp_ms if event.message and event.message.timestamp_ms > 0 else now_ms
+            out += self._process(txn, key, rec, event, at_ms, noted=True)
         return out
 
     def _start_retry(self, txn: TaskTransaction, key: str, rec: dict[str, Any], event: Event,
@@ -216,10 +225,15 @@ class OperatorEngine:
         txn.commit()
 
     def _save(self, txn: TaskTransaction, key: str, rec: dict[str, Any]) -> None:
-        if _is_empty(rec):
+        # An emptied record keeps its order bookkeeping for a while (operators/forget.py).
+        empty = _is_empty(rec)
+        due = forget_due(rec, self.config.order_retention // timedelta(milliseconds=1)) if empty else None
+        if empty and due is None:
             txn.delete_instance(self.stored_id(key))
-        else:
-            txn.put_instance(self.stored_id(key), rec)
+            return
+        if (rec["timers"].get(FORGET_TIMER) or [None])[0] != due:
+            self._set_timer(txn, key, rec, FORGET_TIMER, due)
+        txn.put_instance(self.stored_id(key), rec)
 
     def _note_order(self, rec: dict[str, Any], stored_id: str, msg: SourceMessage | None) -> list[OutRecord]:
         """Publish a decision when this event sorts before one already applied.
@@ -257,7 +271,7 @@ class OperatorEngine:
                 records += [self._dead_intent(intent.event, intent.reason, intent.message)
                             for intent in ctx.dead_letters]
                 self._commit(txn, key, rec, ctx, now_ms)
-            except Exception as exc:  # a handler bug must not stop the shard
+            except Exception as exc:  # a handler bug must not stop the task
                 if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
                     log.info("attempt %d of %s %s failed, will retry: %r", event.attempt, env.type,
                              env.event_id, exc)
@@ -276,9 +290,9 @@ class OperatorEngine:
         if env.event_id not in rejected:
             txn.mark_seen(self.stored_id(env.event_id), now_ms)
         self._forget(txn, rejected - {env.event_id})
-        if ctx.redeliveries:
-            hold = self._held.hold
-            rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
+        if ctx.duplicate:
+            self.stats.duplicates += 1
+            return records, OK
         if ctx.deferred:
             self.stats.parked += 1
             return records, OK
@@ -329,6 +343,8 @@ class OperatorEngine:
         if timer.name == RETRY_TIMER:
             out += self._retry(txn, key, rec, timer.due_ms)
             out += self._drain(txn, key, timer.due_ms)
+        elif timer.name == FORGET_TIMER:  # armed only while the record is empty (_save): forget it now
+            txn.delete_instance(timer.aggregate_id)
         else:
             ctx = self._context(key, rec, timer.due_ms, None)
             with log_context(tracing.trace_id_for(rec["correlation_id"] or timer_id), key):
@@ -364,7 +380,7 @@ class OperatorEngine:
         return out
 
     # -- helpers -----------------------------------------------------------------
-    def _forget(self, txn: ShardTransaction, event_ids: set[str]) -> None:
+    def _forget(self, txn: TaskTransaction, event_ids: set[str]) -> None:
         """Drop the processed marks of dead-lettered events: a dead letter is never "processed"."""
         for event_id in event_ids:
             txn.unmark_seen(self.stored_id(event_id))
@@ -396,6 +412,9 @@ class OperatorEngine:
         rec["updated_ms"] = now_ms
         for name, due in ctx.timer_changes.items():
             self._set_timer(txn, key, rec, name, due)
+        if ctx.redeliveries:  # from an event or a timer handler: applied right after it (_drain)
+            hold = self._held.hold
+            rec["queue"] = [[e.event_id, hold(e), True] for e in ctx.redeliveries] + rec["queue"]
 
     def _set_timer(self, txn: TaskTransaction, key: str, rec: dict[str, Any], name: str,
                    due: int | None) -> None:
@@ -470,7 +489,9 @@ class WorkflowEngine(OperatorEngine):
     def __init__(self, workflow: Workflow, catalog: EventCatalog, config: EngineConfig,
                  clock: Callable[[], datetime] = utc_now, retry: RetryPolicy | None = None) -> None:
         operator = WorkflowOperator(workflow, history_size=config.history_size, max_parked=config.max_parked,
-                                    orphan_timeout=config.orphan_timeout)
+                                    orphan_timeout=config.orphan_timeout,
+                                    unexpected_timeout=config.unexpected_timeout,
+                                    reorder_timeout=config.reorder_timeout, pipeline=config.pipeline)
         super().__init__(operator, catalog, config, clock, retry)
 
     @property

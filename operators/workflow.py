@@ -10,10 +10,20 @@
             order.expect("payment_timeout", within=timedelta(minutes=30))
             order.goto("awaiting_payment")
 
+        @on("ShipmentCreated", when="confirmed")   # read earlier, it waits until then
+        def shipped(self, order: Instance, event: Event) -> None:
+            order.finish("completed")
+
         @on_timeout("payment_timeout")
         def unpaid(self, order: Instance) -> None:
             order.event("OrderCancelled", reason="payment_timeout")
             order.finish("cancelled")
+
+`when=` names the states in which a handler accepts its event. An event no handler
+accepts in the current state is held in the instance until one does (or, after
+`pipeline.unexpected_timeout`, dead-lettered as `unexpected_in_state`); an event
+of a type with no handler at all, or one a handler passes on with
+`instance.ignore(reason)`, is recorded in the history as ignored and counted.
 
 Handlers only describe decisions. A workflow runs as an operator
 (operators.workflow_operator) on the public operator API (eventyard.operators.api), so
@@ -22,16 +32,19 @@ persistence, dedup, timers and delivery are the engine's job (operators.engine).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from eventyard.core.errors import WorkflowDefinitionError
 from eventyard.operators.api import Emit, Event, RetryableError
 
-__all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError"]
+__all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError", "NO_HANDLER"]
 
 F = TypeVar("F", bound=Callable[..., None])
+NO_HANDLER = "no_handler"  # why an event of a type no handler is registered for was ignored
+# The states a handler accepts its event in (None: every state), and the method.
+Transition = tuple[frozenset[str] | None, str]
 
 
 class Instance:
@@ -61,6 +74,7 @@ class Instance:
         self._seen = seen_types
         self._emit = emit
         self.timer_changes: dict[str, timedelta | None] = {}
+        self.ignored: str | None = None  # set by ignore(): the event changed nothing, on purpose
 
     @property
     def now(self) -> datetime:
@@ -79,6 +93,12 @@ class Instance:
 
     def has_seen(self, event_type: str) -> bool:
         return event_type in self._seen
+
+    def ignore(self, reason: str) -> None:
+        """Say that this event deliberately changes nothing (a late or repeated answer).
+        It is recorded in the instance history and counted by `reason`, a short code
+        (a metric label: keep the set of reasons small)."""
+        self.ignored = reason
 
     # -- outputs ----------------------------------------------------------------
     def emit(self, output: str, type: str, **payload: Any) -> None:
@@ -109,11 +129,18 @@ class Instance:
         return sorted(pending)
 
 
-def on(*event_types: str) -> Callable[[F], F]:
-    """Mark a method as the handler for these event types."""
+def on(*event_types: str, when: str | Collection[str] | None = None) -> Callable[[F], F]:
+    """Mark a method as the handler for these event types, in the states `when`
+    names (one state or several; default: any state). Several handlers may share an
+    event type if their `when` states do not overlap; one without `when` then takes
+    the states none of the others names."""
+    states = None if when is None else frozenset([when] if isinstance(when, str) else when)
+    if states is not None and (not states or not all(isinstance(s, str) and s for s in states)):
+        raise WorkflowDefinitionError(f"@on{event_types}: when= needs state names, got {when!r}")
 
     def mark(fn: F) -> F:
         fn.__eventyard_on__ = event_types  # type: ignore[attr-defined]
+        fn.__eventyard_when__ = states  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -139,29 +166,59 @@ class Workflow:
     # Exceptions worth retrying (with backoff, up to pipeline.max_attempts).
     retryable: ClassVar[tuple[type[BaseException], ...]] = (RetryableError, TimeoutError, ConnectionError)
 
-    event_handlers: ClassVar[dict[str, str]]
+    event_handlers: ClassVar[dict[str, tuple[Transition, ...]]]  # by event type; a `when` first
     timeout_handlers: ClassVar[dict[str, str]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.event_handlers, cls.timeout_handlers = {}, {}
-        # Walk the MRO base-first: subclasses inherit handlers, and overriding a
+        # Walk the MRO base-first: subclasses inherit handlers, a class that handles
+        # an event type replaces what its bases registered for it, and overriding a
         # handler method (even undecorated) keeps its registration.
         for klass in reversed(cls.__mro__):
-            seen: dict[str, str] = {}
+            declared: dict[str, list[Transition]] = {}
             for attr, fn in vars(klass).items():
                 for event_type in getattr(fn, "__eventyard_on__", ()):
-                    if seen.get(event_type, attr) != attr:
-                        raise WorkflowDefinitionError(f"{cls.__name__}: two handlers for {event_type}")
-                    seen[event_type] = cls.event_handlers[event_type] = attr
+                    declared.setdefault(event_type, []).append((getattr(fn, "__eventyard_when__", None), attr))
                 for timer in getattr(fn, "__eventyard_timeout__", ()):
                     cls.timeout_handlers[timer] = attr
-        missing = set(cls.starts_with) - set(cls.event_handlers)
-        if missing:
-            raise WorkflowDefinitionError(f"{cls.__name__}: no handler for start {missing}")
+            for event_type, transitions in declared.items():
+                cls.event_handlers[event_type] = _checked(cls.__name__, event_type, transitions)
+        for start in cls.starts_with:
+            if not any(states is None for states, _ in cls.event_handlers.get(start, ())):
+                raise WorkflowDefinitionError(
+                    f"{cls.__name__}: no handler for start {start!r} that accepts any state (no when=)")
+
+    def handles(self, event_type: str) -> bool:
+        """Is there a handler for this event type at all (in some state)?"""
+        return event_type in self.event_handlers
+
+    def handler_for(self, event_type: str, state: str | None) -> str | None:
+        """The method that handles `event_type` in `state` (None: no handler accepts it there)."""
+        for states, attr in self.event_handlers.get(event_type, ()):
+            if states is None or state in states:
+                return attr
+        return None
 
     def handle_event(self, instance: Instance, event: Event) -> None:
-        getattr(self, self.event_handlers[event.type])(instance, event)
+        attr = self.handler_for(event.type, instance.state)
+        if attr is None:
+            raise WorkflowDefinitionError(f"no handler accepts {event.type} in state {instance.state!r}")
+        getattr(self, attr)(instance, event)
 
     def handle_timeout(self, instance: Instance, timer: str) -> None:
         getattr(self, self.timeout_handlers[timer])(instance)
+
+
+def _checked(workflow: str, event_type: str, transitions: list[Transition]) -> tuple[Transition, ...]:
+    """One event type's handlers: `when` states disjoint, at most one for any state;
+    those with a `when` are tried first."""
+    if sum(states is None for states, _ in transitions) > 1:
+        raise WorkflowDefinitionError(f"{workflow}: two handlers for {event_type}")
+    claimed: dict[str, str] = {}
+    for states, attr in transitions:
+        for state in states or ():
+            if claimed.setdefault(state, attr) != attr:
+                raise WorkflowDefinitionError(
+                    f"{workflow}: {claimed[state]} and {attr} both handle {event_type} in state {state!r}")
+    return tuple(sorted(transitions, key=lambda t: t[0] is None))

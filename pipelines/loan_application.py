@@ -5,8 +5,9 @@
     DocumentsRejected         -> reject: ReleaseCreditHold (and stop the credit check)
     credit and documents ok   -> approve, or RequestManualReview if the score is not
                                  high enough for automatic approval
-    ManualReviewCompleted     -> approve (DisburseLoan) or reject
-    LoanDisbursed             -> LoanCompleted
+    ManualReviewCompleted     -> approve (DisburseLoan) or reject (read before the review
+                                 was requested, it waits for it; a repeated one is ignored)
+    LoanDisbursed             -> LoanCompleted (once approved: read earlier, it waits)
     no score after 1h         -> reject (credit_check_timeout)
     no documents after 1d     -> NotifyApplicant (reminder); after 5d -> reject, compensate
     no review after 2d        -> RequestManualReview again, escalated
@@ -81,6 +82,7 @@ class LoanApplication(Workflow):
     @on("DocumentsVerified")
     def documents_verified(self, loan: Instance, event: Event) -> None:
         if loan.finished:
+            loan.ignore("application_closed")
             return
         loan.cancel("documents_reminder", "documents_timeout")
         loan.data["documents"] = "verified"
@@ -88,14 +90,14 @@ class LoanApplication(Workflow):
 
     @on("DocumentsRejected")
     def documents_rejected(self, loan: Instance, event: Event) -> None:
-        if not loan.finished:
+        if loan.finished:
+            loan.ignore("application_closed")
+        else:
             loan.data["documents"] = "rejected"
             self._reject(loan, f"documents_rejected: {event.payload.reason}")
 
-    @on("ManualReviewCompleted")
+    @on("ManualReviewCompleted", when="in_review")
     def reviewed(self, loan: Instance, event: Event) -> None:
-        if loan.state != "in_review":
-            return  # a late or repeated decision changes nothing
         loan.cancel("review_timeout")
         loan.data["reviewer"] = event.payload.reviewer
         if event.payload.approved:
@@ -103,16 +105,21 @@ class LoanApplication(Workflow):
         else:
             self._reject(loan, "rejected_in_review")
 
-    @on("LoanDisbursed")
+    @on("ManualReviewCompleted", when={"approved", "rejected", "completed"})
+    def reviewed_again(self, loan: Instance, event: Event) -> None:
+        loan.ignore("already_decided")  # a late or repeated decision (an escalation) changes nothing
+
+    @on("LoanDisbursed", when="approved")
     def disbursed(self, loan: Instance, event: Event) -> None:
-        if loan.state == "approved":
-            loan.event("LoanCompleted", disbursement_id=event.payload.disbursement_id,
-                       amount=loan.data["amount"])
-            loan.finish("completed")
+        loan.event("LoanCompleted", disbursement_id=event.payload.disbursement_id,
+                   amount=loan.data["amount"])
+        loan.finish("completed")
 
     @on("ApplicationWithdrawn")
     def withdrawn(self, loan: Instance, event: Event) -> None:
-        if not loan.finished and loan.state != "approved":
+        if loan.finished or loan.state == "approved":
+            loan.ignore("too_late_to_withdraw")
+        else:
             self._reject(loan, "withdrawn", notify=False)
 
     # -- timeouts ----------------------------------------------------------------

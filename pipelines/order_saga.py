@@ -2,7 +2,7 @@
 
     OrderPlaced            -> ChargePayment + ReserveInventory
     paid and reserved      -> OrderConfirmed + CreateShipment
-    ShipmentCreated        -> OrderCompleted
+    ShipmentCreated        -> OrderCompleted (once confirmed: read earlier, it waits)
     PaymentFailed          -> ReleaseInventory (if reserved) + NotifyCustomer + OrderCancelled
     InventoryUnavailable   -> RefundPayment (if paid) + NotifyCustomer + OrderCancelled
     no payment after 15m   -> PaymentReminder
@@ -81,19 +81,22 @@ class OrderSaga(Workflow):
 
     @on("PaymentFailed")
     def payment_failed(self, order: Instance, event: Event) -> None:
-        if not order.finished:
+        if order.finished:
+            order.ignore("order_closed")
+        else:
             self._cancel(order, "payment_failed", notify=True)
 
     @on("InventoryUnavailable")
     def inventory_unavailable(self, order: Instance, event: Event) -> None:
-        if not order.finished:
+        if order.finished:
+            order.ignore("order_closed")
+        else:
             self._cancel(order, "out_of_stock", notify=True)
 
-    @on("ShipmentCreated")
+    @on("ShipmentCreated", when="confirmed")
     def shipment_created(self, order: Instance, event: Event) -> None:
-        if order.state == "confirmed":
-            order.event("OrderCompleted", shipment_id=event.payload.shipment_id)
-            order.finish("completed")
+        order.event("OrderCompleted", shipment_id=event.payload.shipment_id)
+        order.finish("completed")
 
     @on_timeout("payment_reminder")
     def remind_to_pay(self, order: Instance) -> None:

@@ -25,7 +25,8 @@ def show(pipeline: PipelineArg, aggregate_id: str, config: ConfigOption = None,
             "outbox": [{"seq": e.seq, "created_ms": e.created_ms, **e.record.to_json()} for e in view.outbox],
         }).decode())
         return
-    if view.instance is None:
+    if view.instance is None or not view.instance.get("has_state", True):
+        # (a record without state keeps only the engine's order bookkeeping: operators/forget.py)
         console.print(f"no workflow instance {aggregate_id!r} in task {view.task} "
                       "(never started, or expired after finishing)")
         raise typer.Exit(1)
@@ -45,11 +46,11 @@ def print_instance(view: InstanceView) -> None:
         timers.add_row(name, view.time(due))
     console.print(timers)
     history = Table(title="last applied events")
-    for column in ("type", "event_id", "source", "applied (UTC)"):
+    for column in ("type", "event_id", "source", "applied (UTC)", "note"):
         history.add_column(column)
-    for kind, event_id, topic, partition, offset, at in inst["history"]:
-        source = f"{topic}[{partition}]@{offset}" if topic else "timer"
-        history.add_row(kind, event_id, source, view.time(at))
+    for kind, event_id, topic, partition, offset, at, *note in inst["history"]:
+        source = f"{topic}[{partition}]@{offset}" if topic else ("timer" if kind.startswith("timeout:") else "")
+        history.add_row(kind, event_id, source, view.time(at), note[0] if note else "")
     console.print(history)
     outbox = Table(title="outbox (not yet expired)")
     for column in ("seq", "topic", "type", "event_id", "created (UTC)"):
@@ -61,3 +62,8 @@ def print_instance(view: InstanceView) -> None:
     console.print(outbox)
     if inst["parked"]:
         console.print(f"{len(inst['parked'])} event(s) parked until the start event arrives")
+    if inst.get("held"):
+        console.print(f"{len(inst['held'])} event(s) held until a transition accepts them "
+                      f"({', '.join(held[2] for held in inst['held'])})")
+    if inst.get("reorder"):
+        console.print(f"{len(inst['reorder'])} event(s) wait for earlier ones of their producer's sequence")

@@ -29,6 +29,8 @@ class Reason(StrEnum):
     HANDLER_ERROR = "handler_error"
     ORPHANED = "orphaned"
     REJECTED = "rejected"  # an operator dead-lettered the event on purpose
+    UNEXPECTED_IN_STATE = "unexpected_in_state"  # no transition accepted it within unexpected_timeout
+    LATE_IN_SEQUENCE = "late_in_sequence"  # came after reorder_timeout gave up waiting for it
 
 
 # What a redrive of each reason needs before the same bytes can be applied. A redrive

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
-    "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT", "CONSUMER_LAG",
+    "DEAD_LETTERS", "RETRIES", "EVENTS_APPLIED", "EVENTS_IGNORED", "SEQUENCE_GAPS", "TIMERS_FIRED", "EVENTS_IN", "EVENTS_OUT", "CONSUMER_LAG",
     "OPEN_WORKFLOWS", "PENDING_TIMERS", "TIMER_LATENESS", "BATCH_LATENCY",
     "LATE_EVENTS", "TASKS", "LATENESS_BUCKETS", "BATCH_BUCKETS", "PerTaskGauge", "per_task_gauge", "set_worker",
     "worker_label", "serve",
@@ -28,6 +28,11 @@ RETRIES = Counter("eventyard_retries", "Handler retries by outcome (scheduled, s
                   ["pipeline", "outcome"])
 EVENTS_APPLIED = Counter("eventyard_events_applied", "Input events applied to workflow state",
                          ["pipeline", "type"])
+# Applied, but changing nothing on purpose (instance.ignore(reason), or no handler for the type).
+EVENTS_IGNORED = Counter("eventyard_events_ignored", "Input events a workflow ignored on purpose, by reason",
+                         ["pipeline", "type", "reason"])
+SEQUENCE_GAPS = Counter("eventyard_sequence_gaps",
+                        "Producer sequence gaps given up after pipeline.reorder_timeout", ["pipeline"])
 TIMERS_FIRED = Counter("eventyard_timers_fired", "Timers fired", ["pipeline"])
 # The Kafka edge (both transports); names are what dashboards query.
 EVENTS_IN = Counter("eventyard_events_in", "Records read by the pipeline source", ["pipeline", "topic"])

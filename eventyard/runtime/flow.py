@@ -48,6 +48,9 @@ def _engine_config(settings: EventyardSettings) -> EngineConfig:
         max_parked=settings.state.max_parked,
         orphan_timeout=settings.pipeline.orphan_timeout,
         decisions_topic=settings.pipeline.decisions,
+        unexpected_timeout=settings.pipeline.unexpected_timeout,
+        reorder_timeout=settings.pipeline.reorder_timeout,
+        order_retention=settings.state.dedup_retention,
     )
 
 

@@ -32,7 +32,7 @@ __all__ = ["RECORD_FILE", "SettingsDifference", "SettingsMismatchError", "state_
 
 RECORD_FILE = "SETTINGS.json"
 _PIPELINE_KEYS = ("inputs", "max_event_bytes", "max_hops", "finished_retention", "orphan_timeout", "max_attempts",
-                  "retry_backoff", "retry_backoff_max", "operators")
+                  "retry_backoff", "retry_backoff_max", "operators", "unexpected_timeout", "reorder_timeout")
 _STATE_KEYS = ("history_size", "max_parked")
 
 

@@ -66,3 +66,18 @@ def test_reminder_must_come_before_timeout(make_settings):
                                           ("7d", 604800), (30, 30)])
 def test_durations(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_hold_timeouts_have_sensible_defaults(make_settings):
+    pipeline = make_settings().pipeline
+    assert pipeline.unexpected_timeout == pipeline.orphan_timeout == timedelta(hours=1)
+    assert pipeline.reorder_timeout == timedelta(seconds=30)
+
+
+def test_hold_timeouts_reach_the_workflow(make_settings):
+    from eventyard.runtime.flow import build_engine
+
+    settings = make_settings(pipeline__unexpected_timeout="5m", pipeline__reorder_timeout="2s")
+    operator = build_engine(get_pipeline("order_saga"), settings).operator
+    assert operator.unexpected_timeout == timedelta(minutes=5)
+    assert operator.reorder_timeout == timedelta(seconds=2)

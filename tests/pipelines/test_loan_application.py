@@ -81,3 +81,23 @@ def test_events_before_the_submission_wait_for_it(kit):
     kit.send("DocumentsVerified", "l-1", verification_id="v")
     out = _submit(kit)
     assert _types(out) == ["RequestCreditCheck", "VerifyDocuments", "LoanApproved", "DisburseLoan"]
+
+
+def test_a_disbursement_read_before_the_approval_completes_the_loan_once_approved(kit):
+    _submit(kit)
+    kit.send("CreditCheckCompleted", "l-1", check_id="c", score=800)
+    assert _types(kit.send("LoanDisbursed", "l-1", disbursement_id="d")) == []  # not approved yet: waits
+    assert _types(kit.send("DocumentsVerified", "l-1", verification_id="v")) == [
+        "LoanApproved", "DisburseLoan", "LoanCompleted"]
+    assert kit.state("l-1")["state"] == "completed" and kit.dead_letters == []
+
+
+def test_a_review_read_before_it_was_requested_waits_and_a_repeated_one_is_ignored(kit):
+    _submit(kit)
+    kit.send("DocumentsVerified", "l-1", verification_id="v")
+    kit.send("ManualReviewCompleted", "l-1", review_id="r1", approved=True, reviewer="ann")
+    assert _types(kit.send("CreditCheckCompleted", "l-1", check_id="c", score=650)) == [
+        "RequestManualReview", "LoanApproved", "DisburseLoan"]
+    kit.send("ManualReviewCompleted", "l-1", review_id="r2", approved=False, reviewer="bob")
+    assert kit.state("l-1")["state"] == "approved"
+    assert kit.state("l-1")["history"][-1][-1] == "ignored: already_decided"
