@@ -49,6 +49,9 @@ REDRIVE_NEEDS: dict[str, str] = {
     Reason.HANDLER_ERROR: "deploy the fixed handler (or wait until what it called is back)",
     Reason.ORPHANED: "publish the start event first (e.g. OrderPlaced)",
     Reason.REJECTED: "fix what the operator rejected it for",
+    Reason.UNEXPECTED_IN_STATE: "bring the instance to a state that accepts it (publish what was missing)",
+    Reason.LATE_IN_SEQUENCE: "never: its sequence number lies in a gap the workflow gave up on, and a redrive "
+                             "carries the same number; publish a new event if it still matters",
 }
 NEVER_APPLICABLE = frozenset(r for r, needs in REDRIVE_NEEDS.items() if needs.startswith("never"))
 

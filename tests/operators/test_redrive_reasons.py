@@ -182,6 +182,21 @@ def test_orphaned_by_the_timer_is_applied_once_its_start_event_came(pipeline, ma
     assert p.store.get_instance("o-1")["state"] != "awaiting_payment"
 
 
+def test_unexpected_in_state_is_applied_once_the_instance_accepts_it(pipeline, make_engine):
+    # A shipment for an order that was never confirmed waited in vain and was
+    # dead-lettered; once payment and stock arrive, its redrive completes the order.
+    p = pipeline(make_engine(pipeline__unexpected_timeout="6s"))
+    p.send(placed())
+    p.send(envelope_record("shipping", "ShipmentCreated", "o-1", {"shipment_id": "s"}, "o-1-shipped"))
+    p.advance(timedelta(seconds=7))
+    view = p.only_dead_letter(Reason.UNEXPECTED_IN_STATE)
+    p.send(paid())
+    p.send(reserved())
+    assert p.store.get_instance("o-1")["state"] == "confirmed"
+    assert_applied_once(p, view)
+    assert p.store.get_instance("o-1")["state"] == "completed"
+
+
 def test_orphaned_past_max_parked_is_applied_once_its_start_event_came(pipeline, make_engine):
     p = pipeline(make_engine(state__max_parked="1"))
     p.send(reserved())  # parked
