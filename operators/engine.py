@@ -67,6 +67,10 @@ class EngineConfig:
     decisions_topic: str | None = None  # where TimerFired / AppliedOutOfOrder go
     record_outbox: bool = True  # replay turns this off: it must have no side effects
     build_outputs: bool = True  # replay without --emit: outputs are checked, not built (state is the same)
+    # Live, a record at or below the applied-offset watermark was applied before a
+    # restart. Replay reads each record once but may apply one after later records of
+    # its partition (to repeat a live out-of-order decision), so it only advances it.
+    skip_applied: bool = True
     order_retention: timedelta = timedelta(days=7)  # an emptied record keeps last/prev this long (forget.py)
 
 
@@ -139,10 +143,12 @@ class OperatorEngine:
             if not self.operator.wants(env.type) or (key := self.operator.key(event)) is None:
                 return []
         mark_topic = self.stored_id(msg.topic)
-        if msg.offset <= txn.watermark(mark_topic, msg.partition):
+        applied_to = txn.watermark(mark_topic, msg.partition)
+        if msg.offset <= applied_to and self.config.skip_applied:
             self.stats.replayed += 1
             return []
-        txn.set_watermark(mark_topic, msg.partition, msg.offset)
+        if msg.offset > applied_to:
+            txn.set_watermark(mark_topic, msg.partition, msg.offset)
         stored_id = self.stored_id(key)
         if txn.seen(self.stored_id(env.event_id)):
             self.stats.duplicates += 1

@@ -55,7 +55,8 @@ class Rebuilder:
                  aggregate: str | None = None, tasks: int = 1) -> None:
         self.operators: OperatorSet = build_operators(definition, settings)
         for engine in self.operators:
-            engine.config = dataclasses.replace(engine.config, record_outbox=False, build_outputs=emit is not None)
+            engine.config = dataclasses.replace(engine.config, record_outbox=False, build_outputs=emit is not None,
+                                                skip_applied=False)
         self.decoder: Decoder = build_decoder(definition, settings)
         self.dead_letter_topic = settings.pipeline.dead_letter
         self.directory = StateDirectory(target, settings.name, tasks)

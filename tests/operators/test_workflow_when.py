@@ -179,7 +179,7 @@ def test_a_start_event_needs_a_handler_for_any_state():
 def test_state_show_marks_ignored_events_and_lists_held_ones(capsys, monkeypatch):
     from eventyard.cli.common import console
     from eventyard.cli.state import print_instance
-    from eventyard.inspect import InstanceView
+    from eventyard.cli.inspect import InstanceView
 
     monkeypatch.setattr(console, "width", 200)  # the terminal of a user who reads it
 
