@@ -35,10 +35,36 @@ def live_run(live_settings, start_pipeline, make_driver):
         start_pipeline(processes=2)
         driver.send_initial()
         start_pipeline.settle(driver, driver.all_as_expected)
+        _await_repartitioned(settings)
         assert start_pipeline.stop_all() == [0]
         return settings, scenarios, driver
 
     return run
+
+
+def _await_repartitioned(settings, timeout: float = 120) -> None:
+    """Until the running pipeline applied every record of its repartition topics (the
+    driver waits for the saga's outputs only, not for what operators re-keyed)."""
+    from eventyard.kafka.reader import read_topic
+    from eventyard.pipelines import get_pipeline
+
+    ends: dict[tuple[str, str, int], int] = {}
+    for scope, topic in get_pipeline("order_saga").repartition_topics(settings).items():
+        for msg in read_topic(settings.kafka, topic):
+            ends[(scope, topic, msg.partition)] = max(ends.get((scope, topic, msg.partition), -1), msg.offset)
+    directory = StateDirectory(settings.state.dir, settings.name)
+    deadline = time.monotonic() + timeout
+    for (scope, topic, partition), last in ends.items():
+        while True:
+            store = TaskStore.open(directory.task_path(partition), partition, read_only=True)
+            try:
+                done = store.watermark(f"{scope}\x1f{topic}", partition) >= last
+            finally:
+                store.close()
+            if done:
+                break
+            assert time.monotonic() < deadline, f"{topic}[{partition}] not applied up to {last}"
+            time.sleep(0.2)
 
 
 def _output_count(driver) -> int:
