@@ -1,19 +1,28 @@
 """The order-saga engine alone: no Kafka client, no bytewax, same workload.
 
-Decode -> route -> one grouped RocksDB transaction per shard per batch, as the
-worker's stateful step does, over records laid out as the source would read
-them (4 partitions per topic, batches of 500 taken in turn from each). The
-figure is the ceiling the engine sets on any transport: the end-to-end saga
-cannot beat it, so the gap between it and the Kafka clients' plain loop says
-where optimizing pays.
+What a worker does minus Kafka and bytewax: one `Task` per input partition
+number (4, the default partition count), each over its own TaskStore on disk;
+records laid out as the source would read them (4 partitions per topic, batches
+of 500 taken in turn from each), and for each batch `task.offer(batch)`, every
+input partition of the task reported caught up (input time = the wall clock),
+then `task.run()`: decode, the event-time merge, workflow and operators, one
+WriteBatch per run. The figure is the ceiling the engine sets on any transport:
+the end-to-end saga cannot beat it, so the gap between it and the Kafka clients'
+plain loop says where optimizing pays.
 
 The same pass is repeated with parts of the engine's work left out (decision
-records, the outbox, building outputs at all, everything after routing), so the
-report can say what each guarantee costs per event.
+records, the outbox, building outputs at all, everything after decode and
+routing), so the report can say what each guarantee costs per event.
+
+`python -m bench.engine_only [--orders N] [--passes engine,...] [--processes 1,2]
+[--no-freeze]` runs it alone; --processes K runs the tasks split over K OS
+processes at once (task p in process p % K) and reports the combined rate.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import shutil
 import tempfile
 import time
@@ -23,23 +32,25 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.saga_env import PIPELINE, patched_environ
-from bench.scale import Scale
+from bench.scale import FULL, Scale
 from bench.workload import Workload
 from eventyard.core.records import SourceMessage
-from eventyard.core.routing import shard_of
-from eventyard.runtime.collector import settle_collector
-from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.decode import Inbound
+from eventyard.operators.merge import EventTimeMerge, MergeBounds
+from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
-from eventyard.runtime.flow import build_runtime
-from eventyard.state import TaskStore
+from eventyard.runtime.collector import settle_collector
+from eventyard.runtime.flow import build_decoder, build_operators
+from eventyard.state import StateDirectory, TaskStore
+from eventyard.state.memory import set_store_memory
 
-__all__ = ["run"]
+__all__ = ["run", "measure", "batches_of"]
 
-_PARTITIONS = 4
+_PARTITIONS = 4  # = tasks
 _BATCH = 500
 
 
-def _batches(orders: int, now_ms: int) -> list[list[SourceMessage]]:
+def batches_of(orders: int, now_ms: int) -> list[list[SourceMessage]]:
     parts: dict[tuple[str, int], list[SourceMessage]] = defaultdict(list)
     for r in Workload(orders=orders).records():
         partition = zlib.crc32(r.key or b"") % _PARTITIONS
@@ -63,46 +74,100 @@ _VARIANTS: dict[str, dict[str, object]] = {
 }
 
 
-def _measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, object] | None = None,
-             apply: bool = True) -> tuple[float, float, float]:
-    """(events/s, CPU us/event of the process, of Python's thread) for one pass over `batches`."""
+def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, object] | None = None,
+            apply: bool = True, tasks: list[int] | None = None, freeze: bool = True,
+            barrier: object = None) -> dict[str, float]:
+    """One pass over `batches` (those of `tasks` only, default all): events, seconds,
+    CPU seconds of the process and of Python's thread, wall start and end."""
     env = {"EVENTYARD_STATE__DIR": str(work / "state"), "EVENTYARD_RECOVERY__DIR": str(work / "recovery")}
     with patched_environ(env):
         definition = get_pipeline(PIPELINE)
         settings = definition.settings()
-    runtime = build_runtime(definition, settings)
-    for op_engine in runtime.operators:
+    numbers = list(range(_PARTITIONS)) if tasks is None else tasks
+    batches = [b for b in batches if b[0].partition in numbers]
+    state = settings.state
+    # As build_flow: the memory budget is shared by the tasks of this process.
+    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, len(numbers),
+                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+    directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
+    directory.ensure()
+    operators = build_operators(definition, settings)
+    for op_engine in operators:
         op_engine.config = replace(op_engine.config, **(engine or {}))  # type: ignore[arg-type]
-    p = settings.pipeline
-    decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
-    shards = settings.state.shards
-    stores = {n: TaskStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)}
+    decoder = build_decoder(definition, settings)
+    inputs = list(settings.pipeline.inputs)
+    bounds = MergeBounds(settings.pipeline.merge_max_records, settings.pipeline.merge_max_bytes)
+    task_settings = TaskSettings(settings.name, settings.pipeline.dead_letter, state.outbox_retention,
+                                 state.dedup_retention, state.sync_at_snapshot)
+    by_number = {n: Task(n, TaskStore.open(directory.task_path(n), n, create=True), operators, decoder,
+                         EventTimeMerge([(topic, n) for topic in inputs], bounds), task_settings)
+                 for n in numbers}
     events = sum(len(b) for b in batches)
-    settle_collector()  # as a worker does once start-up is done
-    started, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
+    outputs = 0
+    if freeze:
+        settle_collector()  # as a worker does once start-up is done
+    if barrier is not None:
+        barrier.wait()  # type: ignore[attr-defined]
+    wall0, started, cpu, thread = time.time(), time.perf_counter(), time.process_time(), time.thread_time()
     for batch in batches:
-        by_shard = defaultdict(list)
-        for msg in batch:
-            item = decoder(msg)
-            if isinstance(item, Inbound):
-                for _, delivery in runtime.operators.route(("", item)):
-                    by_shard[shard_of(delivery.key, shards)].append(delivery)
         if not apply:
+            for msg in batch:
+                item = decoder(msg)
+                if isinstance(item, Inbound):
+                    operators.deliveries(item)
             continue
-        for shard, deliveries in by_shard.items():
-            txn = stores[shard].transaction(grouped=True)
-            for delivery in deliveries:
-                runtime.operators.apply(txn, delivery)
-            txn.flush()
+        task = by_number[batch[0].partition]
+        task.offer(batch)
+        now_ms = int(time.time() * 1000)
+        for topic in inputs:  # every partition of the task read up to now (caught up)
+            task.merge.set_input_time(topic, task.number, now_ms)
+        outputs += len(task.run(now_ms))
     elapsed = time.perf_counter() - started
     cpu, thread = time.process_time() - cpu, time.thread_time() - thread
-    for store in stores.values():
-        store.close()
-    return events / elapsed, 1e6 * cpu / events, 1e6 * thread / events
+    wall1 = time.time()
+    for task in by_number.values():
+        assert not apply or len(task.merge) == 0, "the merge held records back"
+        task.close()
+    return {"events": events, "seconds": elapsed, "cpu_s": cpu, "thread_s": thread,
+            "outputs": outputs, "wall0": wall0, "wall1": wall1}
+
+
+def _figures(prefix: str, m: dict[str, float]) -> dict[str, float]:
+    events = m["events"]
+    return {f"{prefix}.events_per_s": events / m["seconds"], f"{prefix}.cpu_us_per_event": 1e6 * m["cpu_s"] / events,
+            f"{prefix}.main_thread_us_per_event": 1e6 * m["thread_s"] / events}
+
+
+def _child(batches: list[list[SourceMessage]], tasks: list[int], barrier: object, queue: object) -> None:
+    work = Path(tempfile.mkdtemp(prefix="eventyard-bench-engine-"))
+    try:
+        queue.put(measure(work, batches, tasks=tasks, barrier=barrier))  # type: ignore[attr-defined]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def in_processes(batches: list[list[SourceMessage]], processes: int) -> dict[str, float]:
+    """The tasks split over `processes` OS processes run at once (task p in process
+    p % processes); the rate is all events over first start to last end."""
+    # Not fork: a parent that has used RocksDB has its background threads, which a
+    # forked child lacks (closing a store then waits forever).
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(processes), ctx.Queue()
+    children = [ctx.Process(target=_child, args=(batches, [p for p in range(_PARTITIONS) if p % processes == i],
+                                                 barrier, queue)) for i in range(processes)]
+    for c in children:
+        c.start()
+    got = [queue.get(timeout=1800) for _ in children]
+    for c in children:
+        c.join()
+    events = sum(m["events"] for m in got)
+    span = max(m["wall1"] for m in got) - min(m["wall0"] for m in got)
+    return {"events": events, "events_per_s": events / span,
+            "thread_us_per_event": 1e6 * sum(m["thread_s"] for m in got) / events}
 
 
 def run(scale: Scale) -> dict[str, float]:
-    batches = _batches(scale.saga_orders * 2, int(time.time() * 1000))
+    batches = batches_of(scale.saga_orders * 2, int(time.time() * 1000))
     figures: dict[str, float] = {"engine.events": sum(len(b) for b in batches)}
     passes: list[tuple[str, dict[str, object] | None, bool]] = [
         ("engine", None, True), *((f"engine.{name}", tweak, True) for name, tweak in _VARIANTS.items()),
@@ -110,9 +175,37 @@ def run(scale: Scale) -> dict[str, float]:
     for prefix, tweak, apply in passes:
         work = Path(tempfile.mkdtemp(prefix="eventyard-bench-engine-"))
         try:
-            rate, cpu_us, thread_us = _measure(work, batches, tweak, apply)
+            figures.update(_figures(prefix, measure(work, batches, tweak, apply)))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        figures.update({f"{prefix}.events_per_s": rate, f"{prefix}.cpu_us_per_event": cpu_us,
-                        f"{prefix}.main_thread_us_per_event": thread_us})
+    # The engine in tasks over 2 processes against 1, no broker (issue 14: >= 1.6x).
+    one, two = in_processes(batches, 1), in_processes(batches, 2)
+    figures.update({"engine.1p.events_per_s": one["events_per_s"], "engine.2p.events_per_s": two["events_per_s"],
+                    "engine.2p_vs_1p": two["events_per_s"] / one["events_per_s"]})
     return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=FULL.saga_orders * 2)
+    parser.add_argument("--passes", default="engine", help="engine, no_decisions, no_outbox, no_outputs, decode_route")
+    parser.add_argument("--processes", default="", help="comma-separated process counts, e.g. 1,2")
+    parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start-up")
+    args = parser.parse_args()
+    batches = batches_of(args.orders, int(time.time() * 1000))
+    print(f"events={sum(len(b) for b in batches)}", flush=True)
+    for name in filter(None, args.passes.split(",")):
+        work = Path(tempfile.mkdtemp(prefix="eventyard-bench-engine-"))
+        try:
+            m = measure(work, batches, _VARIANTS.get(name), name != "decode_route", freeze=not args.no_freeze)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(" ".join(f"{k}={v:,.1f}" for k, v in _figures(name, m).items()), f"outputs={m['outputs']}", flush=True)
+    for k in filter(None, args.processes.split(",")):
+        m = in_processes(batches, int(k))
+        print(f"processes={k} events_per_s={m['events_per_s']:,.0f} thread_us_per_event={m['thread_us_per_event']:.1f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

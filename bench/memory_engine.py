@@ -3,10 +3,10 @@
 `python -m bench.memory_engine [--workflows 100000,1000000] [--tracemalloc]`
 
 Loads open workflows (OrderPlaced only: instance, two pending timers, dedup
-entries) through the real engine in this process, as the worker's stateful step
-applies them: Decoder -> OperatorSet.route -> one grouped TaskTransaction per
-shard per batch of 500, over the 256 shard stores opened with the worker's
-StoreMemory budget. At each checkpoint it reports where the memory is:
+entries) through the real engine in this process, as a worker's tasks apply
+them: one Task per input partition (4), `offer` a batch of 500, input times
+caught up, `run` (decode, merge, operators, one WriteBatch), over the task
+stores opened with the worker's StoreMemory budget. At each checkpoint it reports where the memory is:
 
 - RSS (psutil) and glibc's malloc view (mallinfo2: bytes handed out vs held),
 - RocksDB, summed over stores: memtables, table readers (index and filter
@@ -38,12 +38,12 @@ from bench.open_state import REMINDER_AFTER_S, TIMEOUT_S
 from bench.saga_env import PIPELINE, patched_environ
 from bench.workload import Workload
 from eventyard.core.records import SourceMessage
-from eventyard.core.routing import shard_of
-from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.merge import EventTimeMerge, MergeBounds
+from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
-from eventyard.runtime.flow import build_runtime
-from eventyard.state import TaskStore
-from eventyard.state.memory import store_memory
+from eventyard.runtime.flow import build_decoder, build_operators
+from eventyard.state import StateDirectory, TaskStore
+from eventyard.state.memory import set_store_memory, store_memory
 
 __all__ = ["run", "rocksdb_mb", "malloc_mb"]
 
@@ -124,11 +124,18 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
         with patched_environ(environ):
             definition = get_pipeline(PIPELINE)
             settings = definition.settings()
-            runtime = build_runtime(definition, settings)
-        p = settings.pipeline
-        decoder = Decoder(settings.name, definition.catalog, settings.state.shards, p.max_event_bytes, p.max_hops)
-        shards = settings.state.shards
-        stores = [TaskStore.open(runtime.directory.shard_path(n), n, create=True) for n in range(shards)]
+        state, p = settings.state, settings.pipeline
+        set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, _PARTITIONS,
+                         bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+        directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
+        directory.ensure()
+        operators, decoder = build_operators(definition, settings), build_decoder(definition, settings)
+        bounds = MergeBounds(p.merge_max_records, p.merge_max_bytes)
+        task_settings = TaskSettings(settings.name, p.dead_letter, state.outbox_retention, state.dedup_retention)
+        tasks = [Task(n, TaskStore.open(directory.task_path(n), n, create=True), operators, decoder,
+                      EventTimeMerge([(topic, n) for topic in p.inputs], bounds), task_settings)
+                 for n in range(_PARTITIONS)]
+        stores = [task.store for task in tasks]
         offsets: dict[tuple[str, int], int] = defaultdict(int)
         results: list[dict[str, float]] = []
         loaded = 0
@@ -137,17 +144,16 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
             started, cpu = time.perf_counter(), time.process_time()
             events = 0
             for batch in _messages(target - loaded, f"open{loaded}", int(time.time() * 1000), offsets):
-                by_shard: dict[int, list] = defaultdict(list)
+                by_task: dict[int, list[SourceMessage]] = defaultdict(list)
                 for msg in batch:
-                    item = decoder(msg)
-                    if isinstance(item, Inbound):
-                        for _, delivery in runtime.operators.route(("", item)):
-                            by_shard[shard_of(delivery.key, shards)].append(delivery)
-                for shard, deliveries in by_shard.items():
-                    txn = stores[shard].transaction(grouped=True)
-                    for delivery in deliveries:
-                        runtime.operators.apply(txn, delivery)
-                    txn.flush()
+                    by_task[msg.partition].append(msg)
+                now_ms = int(time.time() * 1000)
+                for number, records in by_task.items():
+                    task = tasks[number]
+                    task.offer(records)
+                    for topic in p.inputs:  # caught up
+                        task.merge.set_input_time(topic, number, now_ms)
+                    task.run(now_ms)
                 events += len(batch)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             loaded = target
@@ -170,8 +176,8 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
                     print(f"  {stat.size_diff / MB:+.1f} MB {stat.count_diff:+,} blocks",
                           " <- ".join(f"{f.filename.split('/')[-1]}:{f.lineno}" for f in stat.traceback[:5]))
                 before = after
-        for store in stores:
-            store.close()
+        for task in tasks:
+            task.close()
         return results
     finally:
         if trace:

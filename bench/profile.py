@@ -66,8 +66,8 @@ def run(scale: Scale, out_dir: Path) -> tuple[dict[str, float], dict[str, list]]
         # Enough backlog that the worker stays busy for the whole sampling window.
         events = publish(env.bootstrap, Workload(orders=scale.saga_orders * 3).records())
         env.start_workers(1)
-        # Past start-up: by then every shard store is open (256 stores take seconds
-        # to open; recovery.py measures that), so the samples are the steady state.
+        # Past start-up: by then every task store is open (recovery.py measures
+        # opening them), so the samples are the steady state.
         env.wait_applied(_WARM_EVENTS, timeout=300)
         pid = env.worker_pids()[0]
         before, cpu_before, started = env.applied(), env.cpu_seconds(), time.monotonic()

@@ -4,7 +4,7 @@ with M open workflows in its state.
 A probe OrderPlaced waits in Kafka while the worker restarts. Two figures: until
 the new process has applied the probe (worker metrics), and until the probe's
 ChargePayment is published (what a downstream service sees). Then the worker is
-SIGKILLed again and opening all shard stores is timed on its own (its WAL is
+SIGKILLed again and opening all task stores is timed on its own (its WAL is
 what a few seconds of running left, less than after the load).
 """
 
@@ -68,16 +68,15 @@ def run(scale: Scale, session: Session) -> tuple[dict[str, float], dict[str, lis
 
 
 def _open_all_after_kill(env: SagaEnv) -> float:
-    """Seconds to open every shard store after a SIGKILL (WAL replay included), alone.
+    """Seconds to open every task store after a SIGKILL (WAL replay included), alone.
 
     Timed after the restart, not before it: opening the stores first would replay
     and flush their WALs for the restarted worker and flatter its figure.
     """
     env.kill_workers()
     settings = env.settings
-    directory = StateDirectory(settings.state.dir, settings.name, settings.state.shards)
+    directory = StateDirectory(settings.state.dir, settings.name)
     opened = time.monotonic()
-    for shard in range(settings.state.shards):
-        if directory.shard_path(shard).exists():
-            TaskStore.open(directory.shard_path(shard), shard).close()
+    for task in directory.existing_tasks():
+        TaskStore.open(directory.task_path(task), task).close()
     return time.monotonic() - opened

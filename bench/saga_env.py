@@ -181,7 +181,7 @@ class SagaEnv:
         """Poll worker metrics until `target` events are applied.
 
         Measured from when `start_at` events were applied, so worker start-up (and
-        a warm-up that opens every shard store) is excluded.
+        a warm-up past start-up) is excluded.
         """
         deadline = time.monotonic() + timeout
         first: tuple[float, int, float] | None = None

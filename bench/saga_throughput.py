@@ -3,7 +3,7 @@
 produce at a paced input rate (1 process).
 
 Rate is measured from the first applied event to the last (worker metrics), so
-process start-up and shard store opening are excluded; recovery.py measures those.
+process start-up and task store opening are excluded; recovery.py measures those.
 Latency uses Kafka record timestamps: the producer's send time of OrderPlaced
 and the sink's send time of the ChargePayment it caused.
 """
@@ -24,7 +24,7 @@ from eventyard.config import KafkaSettings
 __all__ = ["run", "confluent_supported", "drain_rate"]
 
 COMMANDS = "order-commands"
-WARM_ORDERS = 2_000  # ~8 orders per shard: every one of the 256 stores gets opened
+WARM_ORDERS = 2_000  # past start-up: every task store is open and warm
 
 
 def confluent_supported() -> bool:
@@ -35,7 +35,7 @@ def confluent_supported() -> bool:
 def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = None) -> Progress:
     """`processes` workers draining `orders` fast-outcome orders (rate and CPU per event).
 
-    A warm-up of WARM_ORDERS, published first, opens every shard store; the
+    A warm-up of WARM_ORDERS, published first, gets past start-up; the
     measurement starts once that many events are applied."""
     with SagaEnv(f"saga{processes}", extra_env) as env:
         warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())

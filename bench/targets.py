@@ -1,4 +1,4 @@
-"""Issue 7's targets, judged from the raw figures of one run.
+"""Issue 14's targets (engine v2), judged from the raw figures of one run.
 
 Each row: what was measured, the figure, the target, whether it is met (None when
 a figure is missing or the target does not apply), and a note.
@@ -59,8 +59,12 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         _row(f, "order saga engine alone (no Kafka, no bytewax), 1 process",
              ("engine.events_per_s", "engine.cpu_us_per_event", "engine.main_thread_us_per_event"),
              lambda v, us, main: f"{_n(v)} events/s, {_n(us)} us CPU/event ({_n(main)} us in Python's thread)",
-             "reference: no transport can take the saga past this", None,
+             "<= 60 us of Python-thread CPU per event (quiet box)", lambda v, us, main: main <= 60,
              "the rest of the CPU is RocksDB's background flushes and compactions"),
+        _row(f, "engine alone in tasks, 2 processes vs 1 (no broker)",
+             ("engine.2p.events_per_s", "engine.1p.events_per_s"),
+             lambda two, one: f"{_n(two)} vs {_n(one)} events/s = {two / one:.2f}x",
+             ">= 1.6x one process", lambda two, one: two >= 1.6 * one),
         _row(f, "engine alone: Python CPU per event by part (each pass leaves one part out)",
              ("engine.main_thread_us_per_event", "engine.no_decisions.main_thread_us_per_event",
               "engine.no_outbox.main_thread_us_per_event", "engine.no_outputs.main_thread_us_per_event",
@@ -72,16 +76,16 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
              "reference: where the engine's time goes", None,
              "parts measured by difference between passes; a few us of noise each"),
         _row(f, "order saga, kafka-python, 1 process", ("saga.kafka-python.1p", "ceiling.kafka-python"),
-             lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of its ceiling", ">= 85% of its plain-loop ceiling",
-             lambda v, c: v >= 0.85 * c),
+             lambda v, c: f"{_n(v)} events/s = {v / c:.0%} of its ceiling", ">= 50% of its plain-loop ceiling",
+             lambda v, c: v >= 0.5 * c),
         _row(f, "CPU per input event: saga worker vs plain loop (kafka-python)",
              ("saga.kafka-python.1p.cpu_us_per_event", "ceiling.kafka-python.cpu_us_per_event"),
              lambda s, c: f"{_n(s)} us vs {_n(c)} us = {c / s:.0%}",
-             "same target, robust to a busy machine", lambda s, c: c / s >= 0.85,
+             "same target, robust to a busy machine", lambda s, c: c / s >= 0.5,
              "CPU time of all threads of the process; higher % is better"),
         _row(f, "order saga, kafka-python, 2 processes", ("saga.kafka-python.2p", "saga.kafka-python.1p"),
              lambda v, one: f"{_n(v)} events/s total ({_n(v / 2)}/process) = {v / one:.2f}x",
-             ">= 1.6x one process", lambda v, one: v >= 1.6 * one),
+             ">= 1.4x one process (broker on the same 2 cores)", lambda v, one: v >= 1.4 * one),
         _row(f, "latency input produce -> command produce, 1 process",
              ("latency.p50_ms", "latency.p99_ms", "latency.offered_rate"),
              lambda p50, p99, rate: f"p50 {_n(p50)} ms, p99 {_n(p99)} ms at {_n(rate)} events/s offered",
@@ -91,14 +95,14 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         rows += [
             _row(f, "order saga, confluent-kafka, 1 process", ("saga.confluent.1p", "peer.quix.1p"),
                  lambda v, q: f"{_n(v)} events/s = {v / q:.2f}x Quix Streams",
-                 ">= 70,000 events/s and >= 1.5x Quix Streams", lambda v, q: v >= 70_000 and v >= 1.5 * q),
+                 ">= 1.0x Quix Streams in the same run", lambda v, q: v >= q),
             _row(f, "order saga, confluent-kafka, 2 processes", ("saga.confluent.2p", "saga.confluent.1p"),
-                 lambda v, one: f"{_n(v)} events/s total = {v / one:.2f}x", ">= 1.6x one process",
-                 lambda v, one: v >= 1.6 * one),
+                 lambda v, one: f"{_n(v)} events/s total = {v / one:.2f}x", ">= 1.4x one process",
+                 lambda v, one: v >= 1.4 * one),
         ]
     else:
         rows.append(Row("order saga, confluent-kafka transport", "not available on this build",
-                        ">= 70,000 events/s and >= 1.5x Quix Streams", None,
+                        ">= 1.0x Quix Streams in the same run", None,
                         "kafka.client setting absent; re-run after the transport is merged"))
     rows += [
         _row(f, "order saga on Quix Streams (peer), 1 process", ("peer.quix.1p", "peer.quix.1p.cpu_us_per_event"),
@@ -123,13 +127,16 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         _row(f, "restart of a SIGKILLed worker to processing",
              ("recovery.to_applied_s", "recovery.to_output_s", "recovery.open_workflows"),
              lambda a, o, n: f"{a:.1f} s to applied, {o:.1f} s to output, {_n(n)} open"
-             + (f"; opening all shard stores alone: {f['recovery.open_all_stores_s']:.1f} s"
+             + (f"; opening all task stores alone: {f['recovery.open_all_stores_s']:.1f} s"
                 if "recovery.open_all_stores_s" in f else ""),
              "<= 5 s with 1M open workflows", lambda a, o, n: a <= 5,
              f"fewer than 1M open{scaled}" if f.get("recovery.open_workflows", 1e6) < 1e6 else ""),
         _row(f, "replay (rebuild state), 1 process", ("replay.events_per_s", "replay.consume_only", "replay.events"),
              lambda v, c, n: f"{_n(v)} events/s = {v / c:.1%} of consume-only ({_n(n)} events)"
              + (f", {_n(f['replay.cpu_us_per_event'])} us CPU/event" if "replay.cpu_us_per_event" in f else ""),
-             ">= 60% of the transport's consume-only rate", lambda v, c, n: v >= 0.6 * c),
+             "reference: the transport's consume-only rate", None),
+        _row(f, "replay vs the engine alone", ("replay.events_per_s", "engine.events_per_s"),
+             lambda v, e: f"{_n(v)} vs {_n(e)} events/s = {v / e:.0%}", ">= 80% of the engine-alone rate",
+             lambda v, e: v >= 0.8 * e, "events/s of two passes of the same run: noisy on a busy box"),
     ]
     return rows
