@@ -39,12 +39,9 @@ def read_instance(settings: EventyardSettings, aggregate_id: str) -> InstanceVie
     found = directory.manifest()
     tasks = directory.existing_tasks()
     if found is None or not tasks:
-        machine = recorded_machine(directory.root)
-        elsewhere = (f"; this state directory is {machine} of a cluster, so the task may be on another "
-                     "machine: run this there") if machine else ""
         raise StoreMissingError(
             f"no task stores at {directory.root}: the pipeline has not applied an event yet, or "
-            f"state.dir points elsewhere{elsewhere}")
+            f"state.dir points elsewhere{_elsewhere(directory)}")
     home = task_of(aggregate_id, int(found["tasks"]))
     view = None
     for task in [home, *(t for t in tasks if t != home)]:
@@ -52,13 +49,16 @@ def read_instance(settings: EventyardSettings, aggregate_id: str) -> InstanceVie
         if view is not None and (view.instance is not None or view.outbox):
             return view
     if home not in tasks:
-        machine = recorded_machine(directory.root)
-        elsewhere = (f"; this state directory is {machine} of a cluster, so the task may be on another "
-                     "machine: run this there") if machine else ""
         raise StoreMissingError(
             f"task {home} (of {aggregate_id!r}) has no store at {directory.task_path(home)}: the pipeline "
-            f"has not seen this aggregate's partition yet, or state.dir points elsewhere{elsewhere}")
+            f"has not seen this aggregate's partition yet, or state.dir points elsewhere{_elsewhere(directory)}")
     return InstanceView(aggregate_id, home, None, [])
+
+
+def _elsewhere(directory: StateDirectory) -> str:
+    machine = recorded_machine(directory.root)
+    return (f"; this state directory is {machine} of a cluster, so the task may be on another "
+            "machine: run this there") if machine else ""
 
 
 def _read(directory: StateDirectory, task: int, aggregate_id: str) -> InstanceView | None:
