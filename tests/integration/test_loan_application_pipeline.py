@@ -43,14 +43,13 @@ def _await(settings, topic: str, done: Callable[[list[dict]], bool], pipeline, t
 def test_loan_applications_run_end_to_end_with_a_yaml_operator_alongside(loan_settings, start_pipeline):
     settings = loan_settings
     assert [spec.options["name"] for spec in settings.pipeline.operators] == ["documents_watch"]
-    pipeline = start_pipeline(processes=2, pipeline="loan_application")
     producer = KafkaProducer(**settings.kafka.client_options())
-    events = [
+    events = [  # l-slow's first: each partition's timestamps grow, as producers stamp them
+        ("loan-applications", "LoanApplicationSubmitted", "l-slow", {"applicant_id": "b", "amount": 500, "term_months": 6}),
+        ("credit-checks", "CreditCheckCompleted", "l-slow", {"check_id": "c2", "score": 700}),
         ("loan-applications", "LoanApplicationSubmitted", "l-good", {"applicant_id": "a", "amount": 900, "term_months": 12}),
         ("credit-checks", "CreditCheckCompleted", "l-good", {"check_id": "c1", "score": 810}),
         ("documents", "DocumentsVerified", "l-good", {"verification_id": "v1"}),
-        ("loan-applications", "LoanApplicationSubmitted", "l-slow", {"applicant_id": "b", "amount": 500, "term_months": 6}),
-        ("credit-checks", "CreditCheckCompleted", "l-slow", {"check_id": "c2", "score": 700}),
         ("documents", "DocumentsVerified", "l-good", {"verification_id": "v1"}),  # a duplicate delivery
         ("reviews", "NotAnEvent", "l-good", {}),
     ]
@@ -62,12 +61,15 @@ def test_loan_applications_run_end_to_end_with_a_yaml_operator_alongside(loan_se
 
     # Timers count from the record's timestamp. l-slow's events happened ten minutes
     # ago, so its 5-minute stall timer is due at once; l-good's are due in five
-    # minutes, long after the test. No race on wall time or on the order in which
-    # the workers read the three topics (docs before the credit check re-arms).
+    # minutes, long after the test. The event-time merge applies both of l-slow's
+    # before the stall timer due after them, whichever topic it reads first. (A record
+    # stamped before one already read from its partition would be late: had the credit
+    # check come after the timer fired, it would have re-armed the watch.)
     ten_minutes_ago = int(time.time() * 1000) - 600_000
     for n, (topic, kind, loan, payload) in enumerate(events):
-        send(topic, kind, loan, payload, f"{loan}-{kind}-{n if n != 5 else 2}",
+        send(topic, kind, loan, payload, f"{loan}-{kind}-{n if n != 5 else 4}",
              ten_minutes_ago if loan == "l-slow" else None)
+    pipeline = start_pipeline(processes=2, pipeline="loan_application")
     # The payments system pays out only after the DisburseLoan command.
     _await(settings, "loan-events", lambda es: any(e["type"] == "LoanApproved" for e in es), pipeline)
     send("disbursements", "LoanDisbursed", "l-good", {"disbursement_id": "d1"}, "l-good-LoanDisbursed")
