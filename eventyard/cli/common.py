@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,10 @@ from eventyard.pipelines import PipelineDefinition, get_pipeline
 
 __all__ = ["console", "err_console", "ConfigOption", "PipelineArg", "load", "user_errors"]
 
-console = Console()
+# Piped (`eventyard events | less`), rich would lay tables out for 80 columns and cut
+# them; a wide virtual width keeps every row whole (COLUMNS still wins if set).
+_PIPED_WIDTH = 1000
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else _PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 ConfigOption = Annotated[

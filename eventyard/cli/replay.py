@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from eventyard.operators.engine import split_scope
 from eventyard.cli.common import ConfigOption, PipelineArg, console, err_console, load, user_errors
 from eventyard.cli.state import print_instance
 from eventyard.core.errors import ConfigError
@@ -118,6 +119,13 @@ def _report(result: ReplayResult) -> None:
                   f"fired as decided live ({result.decisions:,} decisions), {s.held:,} reordered as applied live")
 
 
+def shown_key(stored_id: str) -> str:
+    """An operator's key as `operator:key` (stored with an invisible separator); the
+    workflow's keys as they are."""
+    scope, key = split_scope(stored_id)
+    return f"{scope}:{key}" if scope else key
+
+
 def _verify(live: StateDirectory, rebuilt: StateDirectory) -> None:
     diff = compare_states(live, rebuilt)
     if diff.identical:
@@ -127,11 +135,11 @@ def _verify(live: StateDirectory, rebuilt: StateDirectory) -> None:
     table.add_column("aggregate")
     table.add_column("difference")
     for aggregate, fields in diff.different.items():
-        table.add_row(aggregate, "fields differ: " + ", ".join(fields))
+        table.add_row(shown_key(aggregate), "fields differ: " + ", ".join(fields))
     for aggregate in diff.only_live:
-        table.add_row(aggregate, "only in live state")
+        table.add_row(shown_key(aggregate), "only in live state")
     for aggregate in diff.only_rebuilt:
-        table.add_row(aggregate, "only in rebuilt state")
+        table.add_row(shown_key(aggregate), "only in rebuilt state")
     console.print(table)
     console.print(f"{len(diff.different) + len(diff.only_live) + len(diff.only_rebuilt)} of "
                   f"{diff.compared} aggregates differ")

@@ -51,10 +51,30 @@ def test_the_stall_alert_has_a_stable_id_derived_from_the_timer(kit):
 
 
 def test_a_key_forgotten_and_started_again_gets_new_alert_ids():
-    with OperatorTestKit(InactivityDetector(timeout="1h", repeat=False), CATALOG) as kit:
+    with OperatorTestKit(InactivityDetector(timeout="1h", repeat=False, forget_after="2h"), CATALOG) as kit:
         kit.send("InventoryReserved", "o-1", reservation_id="r", event_id="e-1")
         first = kit.advance(timedelta(hours=1))
-        assert kit.state("o-1") is None  # forgotten after the alert
+        assert kit.state("o-1") is not None  # remembered: reported once
+        kit.advance(timedelta(hours=2))
+        assert kit.state("o-1") is None  # forgotten forget_after later
         kit.send("PaymentReceived", "o-1", payment_id="p", amount=1, event_id="e-2")
         second = kit.advance(timedelta(hours=1))
         assert len(first) == len(second) == 1 and first[0].event_id != second[0].event_id
+
+
+def test_a_watched_event_after_the_done_event_does_not_start_the_watch_again(kit):
+    # Issue 16: the loan services answer independently; documents verified before the
+    # credit check completed the application and still raised a stall alert.
+    kit.send("InventoryReserved", "o-1", reservation_id="r")
+    kit.send("ShipmentCreated", "o-1", shipment_id="s")  # done
+    kit.send("PaymentReceived", "o-1", payment_id="p", amount=1)  # read after it
+    assert kit.advance(timedelta(days=6)) == []
+    assert kit.advance(timedelta(days=2)) == [] and kit.state("o-1") is None  # forgotten after 7 days
+
+
+def test_without_repeat_an_aggregate_is_reported_once_whatever_comes_after():
+    with OperatorTestKit(InactivityDetector(timeout="1h", repeat=False), CATALOG) as kit:
+        kit.send("InventoryReserved", "o-1", reservation_id="r")
+        assert len(kit.advance(timedelta(hours=1))) == 1
+        kit.send("PaymentReceived", "o-1", payment_id="p", amount=1)  # activity after the alert
+        assert kit.advance(timedelta(hours=5)) == []
