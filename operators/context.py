@@ -117,6 +117,8 @@ class KeyContext(Context[Any]):
     def set_timer(self, name: str, *, after: timedelta | None = None, at: datetime | None = None) -> None:
         if name in ENGINE_TIMERS:
             raise OperatorDefinitionError(f"timer name {name!r} is the engine's own")
+        if "\x00" in name:
+            raise OperatorDefinitionError(f"timer name {name!r} contains U+0000, which the timer index reserves")
         if (after is None) == (at is None):
             raise OperatorDefinitionError("set_timer needs exactly one of after= or at=")
         if at is not None:

@@ -15,6 +15,7 @@ from eventyard.core.catalog import EventCatalog, Payload
 from eventyard.core.deadletter import DeadLetterRecord, Reason
 from eventyard.core.envelope import Envelope
 from eventyard.core.records import SourceMessage
+from eventyard.state.keys import SCOPE_SEP
 
 __all__ = ["Inbound", "Decoder", "STEP"]
 
@@ -84,6 +85,11 @@ class Decoder:
             key = msg.key.decode("utf-8")
         except UnicodeDecodeError as exc:
             return self._dead(msg, Reason.INVALID_KEY, f"key is not UTF-8: {exc}", exc)
+        if SCOPE_SEP in key:
+            # The stores name an operator's keys `<operator>U+001F<key>`: a workflow key
+            # holding one could be taken for an operator's.
+            return self._dead(msg, Reason.INVALID_KEY, "key contains U+001F (the unit separator), which "
+                              "state keys reserve")
         try:
             # pydantic's own JSON parser: one pass, ~3x faster than orjson.loads + validate
             envelope = Envelope.model_validate_json(value)

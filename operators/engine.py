@@ -37,6 +37,7 @@ from eventyard.operators.held import HeldEvents
 from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
 from eventyard.operators.workflow import Workflow
 from eventyard.operators.workflow_operator import WorkflowOperator
+from eventyard.state.keys import SCOPE_SEP
 from eventyard.state import TaskTransaction, TimerEntry
 
 __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "SCOPE_SEP", "split_scope"]
@@ -44,7 +45,6 @@ __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "S
 log = logging.getLogger(__name__)
 
 _BUILT_IN_REASONS = frozenset(r.value for r in Reason)
-SCOPE_SEP = "\x1f"  # between an operator's scope and its key in the task store
 OK, RETRY, DEAD = "ok", "retry", "dead"
 
 

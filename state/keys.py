@@ -22,9 +22,13 @@ __all__ = [
     "INSTANCE_PREFIX",
     "META_KEY",
     "SEEN_PREFIX",
+    "SCOPE_SEP",
 ]
 
 SEP = b"\x00"
+# Between an operator's scope and its key in a stored ID (`velocity<US>customer-7`);
+# the workflow's keys have none, so an aggregate ID may not hold one (decode refuses it).
+SCOPE_SEP = "\x1f"
 INSTANCE_PREFIX = b"i"
 TIMER_PREFIX = b"t"
 WATERMARK_PREFIX = b"w"
@@ -43,8 +47,10 @@ def timer_key(due_ms: int, aggregate_id: str, name: str) -> bytes:
 
 
 def parse_timer_key(key: bytes) -> tuple[int, str, str]:
+    # Split at the last NUL: an aggregate ID may contain U+0000, a timer name may not
+    # (Context.set_timer refuses one).
     due = int(key[1:17])
-    aggregate, _, name = key[17:].partition(SEP)
+    aggregate, _, name = key[17:].rpartition(SEP)
     return due, aggregate.decode(), name.decode()
 
 
