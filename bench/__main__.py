@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from bench import ceiling, engine_only, memory, profile, recovery, replay, saga_throughput, timers
+from bench import ceiling, engine_only, latency, memory, profile, recovery, replay, saga_throughput, timers
 from bench.open_state import Session
 from bench.peers import quix_order_saga
 from bench.report import update_doc
@@ -44,6 +44,7 @@ MEASUREMENTS: dict[str, Callable[[Scale, Session], Outcome]] = {
     "ceiling": _plain(ceiling.run),
     "engine": _plain(engine_only.run),
     "saga_throughput": _plain(saga_throughput.run),
+    "latency": _plain(latency.run),
     "quix": _plain(quix_order_saga.run),
     "memory": memory.run,
     "timers": timers.run,
