@@ -18,6 +18,7 @@ This module and eventyard.runtime.flow are the only places that know bytewax.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -31,6 +32,8 @@ from eventyard.observe import metrics
 from eventyard.operators.task import Task
 
 __all__ = ["TaskSource", "TaskPartition", "task_part", "parse_task_part"]
+
+log = logging.getLogger(__name__)
 
 Item = tuple[str, OutRecord]
 ReaderFactory = Callable[[str, int, int | None], EdgeSourcePartition]
@@ -56,6 +59,15 @@ class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         self._latency = metrics.BATCH_LATENCY.labels(pipeline, "task")
 
     def next_batch(self) -> list[Item]:
+        try:
+            return self._next_batch()
+        except Exception:
+            # In a cluster bytewax reports a Python error only as "Send thread panic"
+            # in every worker: log it where it happens, with its traceback.
+            log.exception("task %d failed", self.task.number)
+            raise
+
+    def _next_batch(self) -> list[Item]:
         started = time.perf_counter()
         task, merge = self.task, self.task.merge
         now_ms = int(time.time() * 1000)
@@ -87,6 +99,13 @@ class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         return awake
 
     def snapshot(self) -> dict[str, Any]:
+        try:
+            return self._snapshot()
+        except Exception:
+            log.exception("task %d: snapshot failed", self.task.number)
+            raise
+
+    def _snapshot(self) -> dict[str, Any]:
         read_next = {(r.topic, r.partition): r.snapshot() for r in self.readers}
         offsets = self.task.merge.resume_offsets(read_next)
         return {"offsets": {topic: offset for (topic, _), offset in offsets.items()},
