@@ -60,6 +60,9 @@ class Event:
     payload: Payload
     attempt: int = 1  # > 1 when the engine retries after a retryable error
     message: SourceMessage | None = None  # where it came from (topic, partition, offset)
+    # Applied after an event of its key that sorts later (it was read late); the
+    # workflow history marks it, and the engine records the order for replay.
+    late: bool = False
 
     @property
     def type(self) -> str:

@@ -13,6 +13,7 @@ marks under their own scope in the task store.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,6 +184,11 @@ class OperatorEngine:
             return self._queue(txn, key, rec, event)
         is_new = rec is None
         rec = rec or _new_record(now_ms, event.event_id)
+        msg = event.message
+        if not noted and msg is not None and rec["last"] is not None and msg.timestamp_ms < rec["last"][0]:
+            # It happened before an event of its key already applied: read late (a tie
+            # in time is not late). Replay applies it at the same place, so it agrees.
+            event = dataclasses.replace(event, late=True)
         out, status = self._handle_event(txn, key, rec, event, now_ms)
         if status != DEAD and not noted:
             out += self._note_order(rec, self.stored_id(key), event.message)

@@ -102,7 +102,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
         msg = event.message
         self._remember(record, [event.type, event.event_id, msg.topic if msg else None,
                                 msg.partition if msg else None, msg.offset if msg else None, ctx.now_ms],
-                       None if instance.ignored is None else f"ignored: {instance.ignored}")
+                       _note(instance.ignored, event.late))
         if instance.ignored is not None:
             metrics.EVENTS_IGNORED.labels(self.pipeline, event.type, instance.ignored).inc()
         record["seen"] = sorted({*record["seen"], event.type})
@@ -250,3 +250,9 @@ class WorkflowOperator(Operator[dict[str, Any]]):
         when the entry is marked (ignored, a sequence gap)."""
         if self.history_size:
             record["history"] = [*record["history"], entry if note is None else [*entry, note]][-self.history_size:]
+
+
+def _note(ignored: str | None, late: bool) -> str | None:
+    """The history note of an applied event: ignored (why), late, or both."""
+    notes = [*([f"ignored: {ignored}"] if ignored is not None else []), *(["late"] if late else [])]
+    return "; ".join(notes) or None

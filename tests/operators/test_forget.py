@@ -4,14 +4,39 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from eventyard.operators.examples.inactivity import InactivityDetector
+from pydantic import BaseModel
+
+from eventyard import Context, Event, Operator, Timer
 from eventyard.pipelines.loan_application_events import CATALOG
 from eventyard.testing import OperatorTestKit
 
 
-def _watch() -> InactivityDetector:
-    return InactivityDetector(watch={"LoanApplicationSubmitted"}, done_on={"DocumentsVerified"}, timeout="1h",
-                              repeat=False)
+class Seen(BaseModel):
+    at: str
+
+
+class ForgetfulWatch(Operator[Seen]):
+    """Clears a key's state on its done event: the record the engine is left with is empty."""
+
+    name = "watch"
+    state = Seen
+    consumes = frozenset({"LoanApplicationSubmitted", "DocumentsVerified"})
+
+    def on_event(self, ctx: Context[Seen], event: Event) -> None:
+        if event.type == "DocumentsVerified":
+            ctx.clear()
+            ctx.cancel_timer("stalled")
+            return
+        ctx.state = Seen(at=ctx.now.isoformat())
+        ctx.set_timer("stalled", after=timedelta(hours=1))
+
+    def on_timer(self, ctx: Context[Seen], timer: Timer) -> None:
+        ctx.emit("events", "AggregateStalled")
+        ctx.clear()
+
+
+def _watch() -> ForgetfulWatch:
+    return ForgetfulWatch()
 
 
 def test_an_emptied_record_is_kept_for_its_order_then_forgotten_after_order_retention():
