@@ -121,7 +121,9 @@ def test_a_record_older_than_stream_time_is_late_applied_and_counted(make_task, 
     task.offer([feed(event("PaymentReceived", "o-1", payment_id="p", amount=10), T0)])  # stamped earlier
     task.run(now_ms=T0 + 5 * MINUTE)
     assert task.counts.late == 1
-    assert task.store.get_instance("o-1")["data"]["payment_id"] == "p"  # applied, never dropped
+    instance = task.store.get_instance("o-1")
+    assert instance["data"]["payment_id"] == "p"  # applied, never dropped
+    assert instance["history"][-1][0] == "PaymentReceived" and instance["history"][-1][-1] == "late"  # state show
 
 
 def test_a_task_bytewax_never_snapshotted_re_emits_its_whole_outbox(make_task, event):
