@@ -78,14 +78,15 @@ def run(
         layout = ClusterLayout.parse(cluster, machine, processes) if cluster and machine is not None else None
         _, settings = load(pipeline, config)
         supervisor = PipelineSupervisor(pipeline, settings, processes, config, cluster=layout)
+
+        def _stop(signum: int, frame: object) -> None:
+            supervisor.stop()  # the workers started so far, when it comes during start()
+            raise typer.Exit(0)
+
+        # Before start(): a stop that comes while workers are being started is clean too.
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
         supervisor.start()
-
-    def _stop(signum: int, frame: object) -> None:
-        supervisor.stop()
-        raise typer.Exit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     code = supervisor.wait()
     raise typer.Exit(code)
 
