@@ -55,8 +55,6 @@ class KafkaSettings(_Section):
     start_from: Literal["earliest", "latest"] = "earliest"
     max_poll_records: int = Field(default=1000, ge=1)
     idle_backoff: Duration = timedelta(milliseconds=20)
-    # How often each input partition reports its input time (drives timers).
-    tick_interval: Duration = timedelta(milliseconds=500)
     linger: Duration = timedelta(milliseconds=5)
     topic_partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)

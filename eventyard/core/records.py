@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Headers", "SourceMessage", "OutRecord", "InputTick"]
+__all__ = ["Headers", "SourceMessage", "OutRecord"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -28,23 +28,6 @@ class SourceMessage:
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         return SourceMessage, (self.topic, self.partition, self.offset, self.key, self.value, self.headers,
                                self.timestamp_ms)
-
-
-@dataclass(frozen=True, slots=True)
-class InputTick:
-    """How far one input partition has been read, in event time.
-
-    `input_time_ms` is the wall clock when the partition is caught up, else the
-    newest record timestamp read. Timers fire by the minimum over all partitions
-    (stream time), so a lagging input never makes a timeout fire early.
-    """
-
-    topic: str
-    partition: int
-    input_time_ms: int
-
-    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return InputTick, (self.topic, self.partition, self.input_time_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
 """Kafka at the edge: the only package that imports a Kafka client.
 
-Pipelines get their source and sink from `make_source`/`make_sink` (kafka.client
-picks kafka-python or confluent-kafka); admin and bounded readers use kafka-python.
+A pipeline's tasks get their partition readers and sink from
+`make_partition_reader`/`make_sink` (kafka.client picks kafka-python or
+confluent-kafka); admin and bounded readers use kafka-python.
 """
 
 from eventyard.kafka.admin import create_topics, ensure_topics_exist
 from eventyard.kafka.sink import KafkaSink
-from eventyard.kafka.source import KafkaSource
-from eventyard.kafka.transport import make_sink, make_source
+from eventyard.kafka.transport import make_partition_reader, make_sink, partition_counts
 
-__all__ = ["KafkaSource", "KafkaSink", "make_source", "make_sink", "create_topics", "ensure_topics_exist"]
+__all__ = ["KafkaSink", "make_partition_reader", "make_sink", "partition_counts", "create_topics",
+           "ensure_topics_exist"]

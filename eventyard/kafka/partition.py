@@ -1,9 +1,10 @@
-"""What every transport's source partition does the same way.
+"""PartitionReader: what every transport's reader of one topic-partition does the same way.
 
 A transport only fetches (without blocking) and reports the high watermark of its
-latest fetch response; this base turns that into batches, `next_awake` backoff,
-input-time ticks, resumable offsets and edge metrics, so both transports share
-one definition of "caught up" and of input time.
+latest fetch response; this base turns that into the next offset to resume from,
+`next_awake` backoff, input time (how far the partition has been read, in event
+time) and edge metrics, so both transports share one definition of "caught up".
+A task (eventyard.runtime.task_source) holds one reader per input topic.
 """
 
 from __future__ import annotations
@@ -11,23 +12,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 
-from bytewax.inputs import StatefulSourcePartition
-
 from eventyard.config import KafkaSettings
 from eventyard.core.errors import TopicMissingError
+from eventyard.core.records import SourceMessage
 from eventyard.kafka.meter import PartitionMeter
-from eventyard.core.records import InputTick, SourceMessage
 
-__all__ = ["EdgeSourcePartition", "part_name", "parse_part", "missing_input"]
-
-
-def part_name(topic: str, partition: int) -> str:
-    return f"{partition}-{topic}"
-
-
-def parse_part(name: str) -> tuple[str, int]:
-    partition, topic = name.split("-", 1)
-    return topic, int(partition)
+__all__ = ["PartitionReader", "missing_input"]
 
 
 def missing_input(settings: KafkaSettings, topic: str) -> TopicMissingError:
@@ -35,8 +25,8 @@ def missing_input(settings: KafkaSettings, topic: str) -> TopicMissingError:
                              "create it with `eventyard topics create PIPELINE`")
 
 
-class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int], ABC):
-    """One Kafka topic-partition as a bytewax source partition; the state is the next offset."""
+class PartitionReader(ABC):
+    """One Kafka topic-partition, read from `next_offset` (None: kafka.start_from)."""
 
     def __init__(self, settings: KafkaSettings, topic: str, partition: int, pipeline: str,
                  next_offset: int | None) -> None:
@@ -45,8 +35,6 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
         self._next_offset = next_offset
         self._backoff = settings.idle_backoff
         self._awake: datetime | None = None
-        self._tick_every_ms = int(settings.tick_interval.total_seconds() * 1000)
-        self._next_tick_ms = 0
         self._newest_ts = 0
         self._idle = False  # the latest fetch returned nothing
         self._meter = PartitionMeter(pipeline, topic, partition)
@@ -63,6 +51,10 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
     @abstractmethod
     def position(self) -> int:
         """Next offset the client will return; asked only before any record was read."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop reading the partition (the shared client closes with its last reader)."""
 
     def read(self) -> list[SourceMessage]:
         """Records ready now (never blocks); updates what `input_time_ms` reports."""
@@ -86,19 +78,6 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
             return now_ms
         return self._newest_ts
 
-    def next_batch(self) -> list[SourceMessage | InputTick]:
-        records = self.read()
-        now = datetime.now(timezone.utc)
-        out: list[SourceMessage | InputTick] = list(records)
-        now_ms = int(now.timestamp() * 1000)
-        if now_ms >= self._next_tick_ms:
-            self._next_tick_ms = now_ms + self._tick_every_ms
-            # Caught up: input time is now. Otherwise it is the newest event read
-            # (the tick follows this batch's records in order).
-            out.append(InputTick(self.topic, self.partition,
-                                 now_ms if not records and self._caught_up() else self._newest_ts))
-        return out
-
     def _caught_up(self) -> bool:
         # Fetch responses carry an exact high watermark on real Kafka and on the
         # embedded broker alike, unlike the embedded broker's ListOffsets (DESIGN.md).
@@ -110,9 +89,11 @@ class EdgeSourcePartition(StatefulSourcePartition[SourceMessage | InputTick, int
         return offset >= highwater
 
     def next_awake(self) -> datetime | None:
+        """None: read again at once; else when (after an empty fetch, `idle_backoff`)."""
         return self._awake
 
-    def snapshot(self) -> int | None:
+    def next_offset(self) -> int:
+        """Where to read from again after a restart (what a task snapshots)."""
         if self._next_offset is None:
             self._next_offset = self.position()
         return self._next_offset

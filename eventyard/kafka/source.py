@@ -1,26 +1,25 @@
-"""The kafka-python source: one bytewax source partition per Kafka topic-partition.
+"""The kafka-python reader of one topic-partition, and the partition counts of topics.
 
-Manual assignment, no consumer group: bytewax recovery snapshots hold the next
+Manual assignment, no consumer group: a task's recovery snapshot holds the next
 offset to read, so a resumed partition seeks exactly there. The partitions of one
-worker process share one consumer (eventyard.kafka.worker_consumer). Batching, ticks and
-metrics are shared with the confluent transport (eventyard.kafka.partition).
+worker process share one consumer (eventyard.kafka.worker_consumer). Input time
+and metrics are shared with the confluent transport (eventyard.kafka.partition).
 """
 
 from __future__ import annotations
 
-from bytewax.inputs import FixedPartitionedSource
 from kafka import KafkaConsumer, TopicPartition
 
 from eventyard.config import KafkaSettings
 from eventyard.kafka.client import kafka_errors, source_message
-from eventyard.kafka.partition import EdgeSourcePartition, missing_input, parse_part, part_name
+from eventyard.kafka.partition import PartitionReader, missing_input
 from eventyard.kafka.worker_consumer import WorkerConsumers
-from eventyard.core.records import InputTick, SourceMessage
+from eventyard.core.records import SourceMessage
 
-__all__ = ["KafkaSource", "KafkaSourcePartition"]
+__all__ = ["KafkaSourcePartition", "partition_counts"]
 
 
-class KafkaSourcePartition(EdgeSourcePartition):
+class KafkaSourcePartition(PartitionReader):
     """One topic-partition, read through the worker process's shared consumer."""
 
     def __init__(self, settings: KafkaSettings, topic: str, partition: int, resume: int | None,
@@ -49,26 +48,17 @@ class KafkaSourcePartition(EdgeSourcePartition):
         WorkerConsumers.release(self._settings)
 
 
-class KafkaSource(FixedPartitionedSource[SourceMessage | InputTick, int]):
-    def __init__(self, settings: KafkaSettings, topics: list[str], pipeline: str = "eventyard") -> None:
-        self.settings = settings
-        self.topics = topics
-        self.pipeline = pipeline  # metrics label
-
-    def list_parts(self) -> list[str]:
-        with kafka_errors(self.settings):
-            consumer = KafkaConsumer(**self.settings.client_options())
-            try:
-                parts = []
-                for topic in self.topics:
-                    partitions = consumer.partitions_for_topic(topic)
-                    if not partitions:
-                        raise missing_input(self.settings, topic)
-                    parts += [part_name(topic, p) for p in sorted(partitions)]
-                return parts
-            finally:
-                consumer.close()
-
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> KafkaSourcePartition:
-        topic, partition = parse_part(for_part)
-        return KafkaSourcePartition(self.settings, topic, partition, resume_state, self.pipeline)
+def partition_counts(settings: KafkaSettings, topics: list[str]) -> dict[str, int]:
+    """Partitions of each topic; a missing topic raises TopicMissingError."""
+    with kafka_errors(settings):
+        consumer = KafkaConsumer(**settings.client_options())
+        try:
+            counts = {}
+            for topic in topics:
+                partitions = consumer.partitions_for_topic(topic)
+                if not partitions:
+                    raise missing_input(settings, topic)
+                counts[topic] = len(partitions)
+            return counts
+        finally:
+            consumer.close()

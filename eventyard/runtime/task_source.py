@@ -27,7 +27,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from eventyard.core.records import OutRecord
-from eventyard.kafka.partition import EdgeSourcePartition
+from eventyard.kafka.partition import PartitionReader
 from eventyard.observe import metrics
 from eventyard.operators.task import Task
 
@@ -36,7 +36,7 @@ __all__ = ["TaskSource", "TaskPartition", "task_part", "parse_task_part"]
 log = logging.getLogger(__name__)
 
 Item = tuple[str, OutRecord]
-ReaderFactory = Callable[[str, int, int | None], EdgeSourcePartition]
+ReaderFactory = Callable[[str, int, int | None], PartitionReader]
 TaskFactory = Callable[[int, dict[str, Any] | None], Task]
 
 
@@ -49,7 +49,7 @@ def parse_task_part(name: str) -> int:
 
 
 class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
-    def __init__(self, task: Task, readers: list[EdgeSourcePartition], read_cap: int, backoff: timedelta,
+    def __init__(self, task: Task, readers: list[PartitionReader], read_cap: int, backoff: timedelta,
                  pipeline: str) -> None:
         self.task = task
         self.readers = readers
@@ -106,7 +106,7 @@ class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
             raise
 
     def _snapshot(self) -> dict[str, Any]:
-        read_next = {(r.topic, r.partition): r.snapshot() for r in self.readers}
+        read_next = {(r.topic, r.partition): r.next_offset() for r in self.readers}
         offsets = self.task.merge.resume_offsets(read_next)
         return {"offsets": {topic: offset for (topic, _), offset in offsets.items()},
                 "outbox_seq": self.task.snapshot()}
@@ -137,7 +137,7 @@ class TaskSource(FixedPartitionedSource[Item, dict[str, Any]]):
         number = parse_task_part(for_part)
         offsets = resume_state["offsets"] if resume_state else {}
         task = self._build_task(number, resume_state)
-        readers: list[EdgeSourcePartition] = []
+        readers: list[PartitionReader] = []
         try:
             for topic in self.topics:
                 readers.append(self._readers(topic, number, offsets.get(topic)))

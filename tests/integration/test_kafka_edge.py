@@ -2,34 +2,31 @@
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
-
 import pytest
 from prometheus_client import REGISTRY
 
 from eventyard.config import KafkaSettings
 from eventyard.core.errors import TopicMissingError
-from eventyard.kafka import create_topics, make_sink, make_source
-from eventyard.core.records import InputTick, OutRecord, SourceMessage
+from eventyard.kafka import create_topics, make_partition_reader, make_sink, partition_counts
+from eventyard.core.records import OutRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 
 def _settings(broker, transport: str, **kw) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=broker.bootstrap_servers, client=transport, topic_partitions=1,
-                         tick_interval=timedelta(milliseconds=50), **kw)
+    return KafkaSettings(bootstrap_servers=broker.bootstrap_servers, client=transport, topic_partitions=1, **kw)
 
 
-def _read_until(part, done: Callable[[list], bool], timeout: float = 30) -> list:
+def _read_until(reader, done: Callable[[list], bool], timeout: float = 30) -> list:
     items: list = []
     deadline = time.monotonic() + timeout
     while not done(items):
         assert time.monotonic() < deadline, items
         started = time.monotonic()
-        items += part.next_batch()
-        assert time.monotonic() - started < 1, "next_batch blocked"
-        awake = part.next_awake()
-        if awake is not None:  # what bytewax does: wait until the source asks to be woken
+        items += reader.read()
+        assert time.monotonic() - started < 1, "read blocked"
+        awake = reader.next_awake()
+        if awake is not None:  # what a task does: wait until the reader asks to be read again
             time.sleep(max(0.0, awake.timestamp() - time.time()))
     return items
 
@@ -38,7 +35,7 @@ def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_records_round_trip_with_headers_offsets_ticks_and_metrics(broker, transport):
+def test_records_round_trip_with_headers_offsets_input_time_and_metrics(broker, transport):
     settings = _settings(broker, transport)
     pipeline = f"edge-{transport}"
     create_topics(settings, ["edge"])
@@ -51,28 +48,26 @@ def test_records_round_trip_with_headers_offsets_ticks_and_metrics(broker, trans
     writer.snapshot()  # flushes: everything is on the broker after this
     writer.close()
 
-    source = make_source(settings, ["edge"], pipeline)
-    assert source.list_parts() == ["0-edge"]
-    reader = source.build_part("in", "0-edge", None)
-    before = time.time() * 1000
-    items = _read_until(reader, lambda got: any(isinstance(i, InputTick) and i.input_time_ms >= before
-                                                for i in got))
+    assert partition_counts(settings, ["edge"]) == {"edge": 1}
+    reader = make_partition_reader(settings, "edge", 0, None, pipeline)
+    got = _read_until(reader, lambda got: len(got) == 3)
+    now = int(time.time() * 1000)
+    _read_until(reader, lambda _: reader.input_time_ms(now) == now)  # caught up: the wall clock vouches
     reader.close()
-    got = [i for i in items if isinstance(i, SourceMessage)]
     assert [(m.offset, m.key, m.value, m.headers) for m in got] == [
         (n, r.key, r.value, r.headers) for n, r in enumerate(sent)]
     assert all(m.timestamp_ms > 0 and (m.topic, m.partition) == ("edge", 0) for m in got)
-    assert reader.snapshot() == 3
+    assert reader.next_offset() == 3
     assert _sample("eventyard_events_in_total", pipeline=pipeline, topic="edge") == 3
     assert _sample("eventyard_consumer_lag", pipeline=pipeline, topic="edge", partition="0") == 0
     assert _sample("eventyard_events_out_total", pipeline=pipeline, topic="edge", type="Shipped") == 2
     assert _sample("eventyard_events_out_total", pipeline=pipeline, topic="edge", type="") == 1
 
     # resuming at a snapshot offset reads from exactly there
-    resumed = source.build_part("in", "0-edge", 2)
-    rest = _read_until(resumed, lambda got: any(isinstance(i, SourceMessage) for i in got))
+    resumed = make_partition_reader(settings, "edge", 0, 2, pipeline)
+    rest = _read_until(resumed, lambda got: bool(got))
     resumed.close()
-    assert [m.offset for m in rest if isinstance(m, SourceMessage)] == [2]
+    assert [m.offset for m in rest] == [2]
 
 
 def test_lag_counts_what_is_left_behind_a_partial_read(broker, transport):
@@ -84,10 +79,11 @@ def test_lag_counts_what_is_left_behind_a_partial_read(broker, transport):
     writer.write_batch([OutRecord("lagging", b"k", b"%d" % n) for n in range(500)])
     writer.snapshot()
     writer.close()
-    reader = make_source(settings, ["lagging"], pipeline).build_part("in", "0-lagging", None)
-    items = _read_until(reader, lambda got: any(isinstance(i, SourceMessage) for i in got))
+    reader = make_partition_reader(settings, "lagging", 0, None, pipeline)
+    items = _read_until(reader, lambda got: bool(got))
+    assert reader.input_time_ms(int(time.time() * 1000)) == max(m.timestamp_ms for m in items)  # not caught up
     reader.close()
-    read = sum(isinstance(i, SourceMessage) for i in items)
+    read = len(items)
     assert 0 < read <= 10
     lag = _sample("eventyard_consumer_lag", pipeline=pipeline, topic="lagging", partition="0")
     assert 0 < lag <= 500 - read
@@ -97,4 +93,4 @@ def test_a_missing_input_topic_is_named(broker, transport):
     settings = _settings(broker, transport)
     create_topics(settings, ["present"])
     with pytest.raises(TopicMissingError, match="'absent' does not exist"):
-        make_source(settings, ["present", "absent"], "order_saga").list_parts()
+        partition_counts(settings, ["present", "absent"])

@@ -7,10 +7,10 @@ import pytest
 
 from eventyard.config import KafkaSettings
 from eventyard.core.errors import ConfigError
-from eventyard.kafka import make_sink, make_source
+from eventyard.kafka import make_partition_reader, make_sink
+from eventyard.kafka.transport import describe
 from eventyard.kafka.confluent_client import common_config, consumer_config, producer_config
 from eventyard.kafka.sink import KafkaSink
-from eventyard.kafka.source import KafkaSource
 from tests.conftest import REPO
 
 
@@ -71,7 +71,7 @@ def test_confluent_without_the_package_names_the_extra_to_install(monkeypatch):
     # None in sys.modules makes `import confluent_kafka` raise ImportError, as if absent.
     monkeypatch.setitem(sys.modules, "confluent_kafka", None)
     settings = KafkaSettings(client="confluent")
-    for build in (lambda: make_source(settings, ["orders"], "order_saga"),
+    for build in (lambda: make_partition_reader(settings, "orders", 0, None, "order_saga"),
                   lambda: make_sink(settings, "order_saga")):
         with pytest.raises(ConfigError) as err:
             build()
@@ -81,8 +81,8 @@ def test_confluent_without_the_package_names_the_extra_to_install(monkeypatch):
 def test_kafka_python_transport_does_not_need_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "confluent_kafka", None)
     settings = KafkaSettings()
-    assert isinstance(make_source(settings, ["orders"], "order_saga"), KafkaSource)
     assert isinstance(make_sink(settings, "order_saga"), KafkaSink)
+    assert describe(settings).startswith("kafka-python ")
 
 
 def test_eventyard_run_says_what_to_install_before_starting_workers(make_settings):

@@ -8,9 +8,9 @@ import pytest
 from kafka import KafkaProducer
 
 from eventyard.config import KafkaSettings
-from eventyard.kafka import create_topics, make_source
+from eventyard.kafka import create_topics, make_partition_reader
 from eventyard.kafka.confluent_consumer import worker_consumers
-from eventyard.kafka.partition import EdgeSourcePartition
+from eventyard.kafka.partition import PartitionReader
 from eventyard.kafka.worker_consumer import WorkerConsumers
 from eventyard.core.records import SourceMessage
 
@@ -27,13 +27,13 @@ def _fill(settings: KafkaSettings, per_partition: int) -> None:
     producer.close()
 
 
-def _drain(parts: list[EdgeSourcePartition], last_offset: int) -> dict[str, list[SourceMessage]]:
+def _drain(parts: list[PartitionReader], last_offset: int) -> dict[str, list[SourceMessage]]:
     got: dict[str, list[SourceMessage]] = {f"{p.topic}/{p.partition}": [] for p in parts}
     deadline = time.monotonic() + 60
     while any(not v or v[-1].offset < last_offset for v in got.values()):
         assert time.monotonic() < deadline, {k: len(v) for k, v in got.items()}
-        for part in parts:  # bytewax's round: every partition of the worker in turn
-            got[f"{part.topic}/{part.partition}"] += [m for m in part.next_batch() if isinstance(m, SourceMessage)]
+        for part in parts:  # a worker's round: every partition it reads in turn
+            got[f"{part.topic}/{part.partition}"] += part.read()
     return got
 
 
@@ -44,9 +44,9 @@ def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_r
                              client=transport)
     create_topics(settings, ["a", "b"])
     _fill(settings, 300)
-    source = make_source(settings, ["a", "b"], "shared")
-    resume = {"1-b": 245}  # this one restarts from a snapshot offset
-    parts = [source.build_part("in", name, resume.get(name)) for name in source.list_parts()]
+    resume = {("b", 1): 245}  # this one restarts from a snapshot offset
+    parts = [make_partition_reader(settings, topic, p, resume.get((topic, p)), "shared")
+             for topic in ("a", "b") for p in range(3)]
     try:
         shared = parts[0]._shared
         assert all(p._shared is shared for p in parts)
@@ -64,6 +64,6 @@ def test_partitions_of_a_worker_share_one_consumer_and_each_reads_only_its_own_r
         first = 245 if name == "b/1" else 0
         assert [m.offset for m in messages] == list(range(first, 300)), name
         assert [m.value for m in messages] == [f"{topic}/{partition}/{n}".encode() for n in range(first, 300)]
-    assert [p.snapshot() for p in parts] == [300] * 6
+    assert [p.next_offset() for p in parts] == [300] * 6
     pool = WorkerConsumers if transport == "kafka-python" else worker_consumers("shared")
     assert not pool._clients  # the last partition closed the consumer
