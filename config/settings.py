@@ -199,10 +199,20 @@ class EventyardSettings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
 
 
+# Keys of earlier releases, refused with what replaced them rather than "not permitted".
+_REMOVED = {
+    "state.shards": "removed: state is kept per task, one per input partition (the topics' partition "
+                    "count, kafka.topic_partitions when created); delete the key",
+    "kafka.tick_interval": "removed: each task reads its partitions' input time directly; delete the key",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error["loc"]]
     key = ".".join(loc)
     env = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    if error["type"] == "extra_forbidden" and key in _REMOVED:
+        return f"{key} [{env}]: {_REMOVED[key]}"
     value = error.get("input")
     shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
     return f"{key} [{env}]: {error['msg']}{shown}"

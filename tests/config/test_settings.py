@@ -81,3 +81,8 @@ def test_hold_timeouts_reach_the_workflow(make_settings):
     operator = build_engine(get_pipeline("order_saga"), settings).operator
     assert operator.unexpected_timeout == timedelta(minutes=5)
     assert operator.reorder_timeout == timedelta(seconds=2)
+
+
+def test_a_key_of_the_shard_design_is_refused_with_what_replaced_it(make_settings):
+    with pytest.raises(ConfigError, match=r"state.shards \[EVENTYARD_STATE__SHARDS\]: removed: state is kept per task"):
+        make_settings(state__shards="256")
