@@ -29,11 +29,11 @@ import threading
 import time
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 
 from bench.saga_env import SagaEnv
 from bench.stats import percentile
-from bench.workload import Workload, publish
+from bench.workload import Workload, consumer_from_start, publish
 from eventyard.demo.traffic import Outcome, plan_orders
 
 __all__ = ["caught_up", "backlog", "run"]
@@ -43,12 +43,7 @@ BACKLOG_TOPIC_ORDER = ("shipping", "inventory", "payments", "orders")
 
 
 def _consumer(bootstrap: str, topic: str) -> KafkaConsumer:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             fetch_max_wait_ms=10)
-    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    return consumer
+    return consumer_from_start(bootstrap, topic, fetch_max_wait_ms=10)  # a short wait: latency is measured
 
 
 class _Watch(threading.Thread):

@@ -55,10 +55,10 @@ def publish(bootstrap: str, records: Iterable[OutRecord], timestamp_ms: int | No
     return sent
 
 
-def consumer_from_start(bootstrap: str, topic: str) -> KafkaConsumer:
+def consumer_from_start(bootstrap: str, topic: str, fetch_max_wait_ms: int = 50) -> KafkaConsumer:
     """A group-less consumer of every partition of `topic`, from the first record."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             fetch_max_wait_ms=50)
+                             fetch_max_wait_ms=fetch_max_wait_ms)
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)

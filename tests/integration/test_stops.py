@@ -27,6 +27,16 @@ def _run_in_own_group(settings, tmp_path, transport: str) -> tuple[subprocess.Po
     return process, log
 
 
+def _settle(driver, process: subprocess.Popen[bytes], log) -> None:
+    """Until every order completed: the workers are busy in their dataflow."""
+    driver.send_initial()
+    deadline = time.monotonic() + 120
+    while not driver.all_as_expected():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "orders did not complete"
+        driver.step()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_the_process_group_stops_every_worker_cleanly(signum, live_settings, make_driver, tmp_path,
                                                                   transport):
@@ -34,12 +44,7 @@ def test_a_signal_to_the_process_group_stops_every_worker_cleanly(signum, live_s
     driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=16))
     process, log = _run_in_own_group(settings, tmp_path, transport)
     try:
-        driver.send_initial()
-        deadline = time.monotonic() + 120
-        while not driver.all_as_expected():  # the workers are busy in their dataflow
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "orders did not complete"
-            driver.step()
+        _settle(driver, process, log)
         os.killpg(process.pid, signum)
         code = process.wait(timeout=60)
     finally:
@@ -60,12 +65,7 @@ def test_a_killed_worker_is_reported_with_its_signal_and_run_exits_with_it(live_
     driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=17))
     process, log = _run_in_own_group(settings, tmp_path, transport)
     try:
-        driver.send_initial()
-        deadline = time.monotonic() + 120
-        while not driver.all_as_expected():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "orders did not complete"
-            driver.step()
+        _settle(driver, process, log)
         workers = re.search(r"started order_saga with 2 process\(es\): (\d+), (\d+)", log.read_text())
         assert workers, log.read_text()
         victim = int(workers.group(2))  # the last one polled: the one a peer's exit used to hide
