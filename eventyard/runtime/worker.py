@@ -23,7 +23,7 @@ from eventyard.importing import project_on_path
 from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas
-from eventyard.runtime.peers import PeerWatch
+from eventyard.runtime.peers import PeerWatch, receiving_threads
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_flow
 
@@ -71,14 +71,38 @@ def _exit_now(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: B036 - pyo3's PanicException is a BaseException
+        # A failed dataflow can leave bytewax's threads behind: the process would never
+        # end and `eventyard run` would wait for it forever, so end it here (the state
+        # is crash-safe). In a cluster the usual panic is a send to a peer that is gone
+        # ("Send thread panic"): that is this process being cut off.
+        peers = _cluster_peers
+        if peers and not isinstance(exc, Exception) and (receiving_threads() or 0) < peers:
+            _cut_off(_process)
+        log.error("worker %d failed", _process, exc_info=exc)
+        _exit_now(1)
+        return 1  # not reached
+
+
+_process = 0
+_cluster_peers = 0
+
+
+def _main(argv: list[str] | None = None) -> int:
+    global _process, _cluster_peers
     parser = argparse.ArgumentParser(prog="eventyard-worker")
     parser.add_argument("pipeline")
     parser.add_argument("--process-id", type=int, default=None)
     parser.add_argument("--addresses", default=None, help="host:port;host:port;...")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
-    process = args.process_id or 0
+    process = _process = args.process_id or 0
     addresses = args.addresses.split(";") if args.addresses else None
+    _cluster_peers = len(addresses) - 1 if addresses else 0
     configure_logging(worker=process)
     metrics.set_worker(args.process_id)
     signal.signal(signal.SIGTERM, _interrupt)
