@@ -1,7 +1,7 @@
 """Child processes that end with the process that started them (Linux).
 
 A worker left running after `eventyard run` was SIGKILLed (OOM killer, `kill -9`,
-a CI timeout) keeps consuming and keeps its shard stores locked, so the next
+a CI timeout) keeps consuming and keeps its task stores locked, so the next
 `eventyard run` fails with StoreLockedError; an embedded broker left behind keeps
 its port. Linux's parent-death signal ends them instead.
 

@@ -179,7 +179,7 @@ class Operator(Generic[S]):
     consumes: ClassVar[Iterable[str]] = ()
     state: ClassVar[type[Any] | None] = None
     retryable: ClassVar[tuple[type[BaseException], ...]] = (RetryableError, TimeoutError, ConnectionError)
-    # State scope in the shard store; "" is the pipeline's main workflow.
+    # State scope in the task store; "" is the pipeline's main workflow.
     scope: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -24,7 +24,7 @@ STEP = "decode"
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """A valid event on its way to its shard."""
+    """A valid event on its way to the operators."""
 
     message: SourceMessage
     envelope: Envelope

@@ -55,7 +55,7 @@ def _event_ms(ctx: Context[Any], event: Event) -> int:
 class WorkflowOperator(Operator[dict[str, Any]]):
     name = "workflow"
     state = dict  # raw JSON: the instance record is read on every event; skip validation
-    scope = ""  # a pipeline's workflow owns the unscoped keys of its shard stores
+    scope = ""  # a pipeline's workflow owns the unscoped keys of its task stores
 
     def __init__(self, workflow: Workflow, *, history_size: int = 20, max_parked: int = 100,
                  orphan_timeout: timedelta = timedelta(hours=1),

@@ -1,7 +1,7 @@
 """One memory budget for all task stores of a process.
 
 Each RocksDB instance defaults to a 64 MB write buffer and its own 8 MB block
-cache. With 256 shard stores in one process that is gigabytes, and memtables
+cache. With many stores in one process (256 in the shard design) that is gigabytes, and memtables
 that never fill are never flushed: the bench measured 3.4 GB RSS and 3 GB of WAL
 (0 SST files) at 1M open workflows, and a 40 s WAL replay to reopen the stores.
 A shared WriteBufferManager caps memtables for the whole process (RocksDB

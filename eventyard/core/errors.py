@@ -37,23 +37,23 @@ class NotCopartitionedError(ConfigError):
 
 
 class StoreError(EventyardError):
-    """A shard store cannot be used."""
+    """A task store cannot be used."""
 
 
 class StoreMissingError(StoreError):
-    """A shard store that should exist is absent (never silently recreated)."""
+    """A task store that should exist is absent (never silently recreated)."""
 
 
 class StoreCorruptError(StoreError):
-    """A shard store exists but cannot be opened or read."""
+    """A task store exists but cannot be opened or read."""
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the shard store open."""
+    """Another process holds the task store open."""
 
 
 class StoreBehindError(StoreError):
-    """A shard store is older than the recovery snapshot that describes it (an old
+    """A task store is older than the recovery snapshot that describes it (an old
     backup or a stale copy): resuming from it would silently lose state."""
 
 

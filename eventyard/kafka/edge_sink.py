@@ -10,7 +10,7 @@ from eventyard.core.records import OutRecord
 
 __all__ = ["EdgeSink", "MAX_PROCESSES", "process_part"]
 
-MAX_PROCESSES = 256  # as many as shards: a process beyond that would own none
+MAX_PROCESSES = 256  # a cap on a cluster (tasks cap useful parallelism: one per input partition)
 # The partitions of releases before process-local ones ("0".."7"): a recovery
 # store written by one holds their snapshots. They sort before every "pNNN".
 _LEGACY_PARTS = tuple(str(i) for i in range(8))
@@ -22,7 +22,7 @@ def process_part(process: int) -> str:
 
 
 class EdgeSink(FixedPartitionedSink[OutRecord, None]):
-    """Items are `(shard_key, OutRecord)`; a process's records go to its own partition.
+    """Items are `(key, OutRecord)`; a process's records go to its own partition.
 
     bytewax moves an item to the worker that is primary for its sink partition,
     pickling it both ways when that is another process: with partitions shared by

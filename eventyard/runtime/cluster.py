@@ -84,10 +84,10 @@ class ClusterLayout:
 def check_layout(state_dir: Path, layout: ClusterLayout, has_stores: bool) -> None:
     """Refuse to run a state directory under another layout of machines; record this one.
 
-    Which process owns a shard follows from the cluster's process count, and a store
+    Which process owns a task follows from the cluster's process count, and a store
     stays on the disk of the machine that ran it. On one machine every store is on
     the one disk, so any process count works; across machines a changed layout
-    would start shards whose stores are on another machine. bytewax's snapshots
+    would start tasks whose stores are on another machine. bytewax's snapshots
     catch that only when it resumes from one, so this does not rely on them.
     """
     now = layout.record()
@@ -95,7 +95,7 @@ def check_layout(state_dir: Path, layout: ClusterLayout, has_stores: bool) -> No
     before = _recorded(state_dir) or ({"machines": 1} if has_stores else now)
     if before != now and before["machines"] != 1:  # one machine held every store: any layout may follow
         raise ConfigError(
-            f"{state_dir} last ran as {_describe(before)}, now {_describe(now)}: its shard stores are where "
+            f"{state_dir} last ran as {_describe(before)}, now {_describe(now)}: its task stores are where "
             f"the previous layout put them. Start the previous layout, or stop every machine and rebuild "
             f"each one's state with `eventyard replay` before starting the new layout (docs/operations.md, "
             f"\"Several machines\")")

@@ -2,7 +2,7 @@
 
 `eventyard run` takes it before anything else and holds it for its whole life; its
 worker processes inherit the open file, so the lock stays held until the last of
-them is gone. `eventyard replay` takes it for its whole rebuild and swap. A shard
+them is gone. `eventyard replay` takes it for its whole rebuild and swap. A task
 store's own RocksDB lock is not enough: a pipeline that has not opened a store yet
 (it opens them as events arrive) holds none, and replay once swapped the state
 directory from under such a run (issue 16).
