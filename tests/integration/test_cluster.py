@@ -69,9 +69,9 @@ def test_two_machines_split_the_tasks_and_resume_after_a_restart(live_settings, 
     runs[0].stopped = True
     assert "the connection to another process of the cluster is gone" in runs[0].log.read_text()
 
-    # Each machine's disk holds the stores of the shards its process owns, none of the other's.
-    shards = [set(machines.directory(settings, m).existing_tasks()) for m in range(2)]
-    assert shards[0] and shards[1] and not shards[0] & shards[1]
+    # Each machine's disk holds the stores of the tasks its process owns, none of the other's.
+    tasks = [set(machines.directory(settings, m).existing_tasks()) for m in range(2)]
+    assert tasks[0] and tasks[1] and not tasks[0] & tasks[1]
     assert all(len(list((tmp_path / f"machine-{m}" / "recovery").glob("part-*.sqlite3"))) == 2 for m in range(2))
     instances = {}
     for m in range(2):
@@ -94,7 +94,7 @@ def test_a_changed_layout_is_refused_before_any_worker_starts_and_starts_after_r
     assert machines.stop(runs) == [0, 0]
     before = [set(machines.directory(settings, m).existing_tasks()) for m in range(2)]
 
-    runs = machines.start(disks=(1, 0))  # each machine now on the other's disk: its shards are elsewhere
+    runs = machines.start(disks=(1, 0))  # each machine now on the other's disk: its tasks are elsewhere
     assert [run.process.wait(timeout=120) for run in runs] == [2, 2]
     for m, run in enumerate(runs):
         run.stopped = True

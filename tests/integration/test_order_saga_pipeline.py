@@ -81,7 +81,7 @@ def test_graceful_stop_and_restart_mid_stream_applies_no_event_twice(live_settin
     start_pipeline(processes=2)
     driver.send(r for s in second for r in s.initial_events())
     start_pipeline.settle(driver, driver.all_as_expected)
-    # stop before reading state: a running worker holds its shard stores open
+    # stop before reading state: a running worker holds its task stores open
     assert start_pipeline.stop_all() == [0, 0]
     instances = dict(StateDirectory(settings.state.dir, settings.name).read_instances())
     assert len(instances) == 1000
