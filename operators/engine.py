@@ -20,26 +20,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from eventyard.observe import metrics, tracing
 from eventyard.core.catalog import EventCatalog
 from eventyard.core.deadletter import REDRIVE_COUNT_HEADER, DeadLetterRecord, Reason
-from eventyard.core.envelope import Envelope, epoch_ms, iso_utc, utc_from_ms, utc_now
-from eventyard.observe.logs import log_context
+from eventyard.core.envelope import Envelope, epoch_ms, utc_from_ms, utc_now
 from eventyard.core.records import OutRecord, SourceMessage
-from eventyard.core.routing import derived_event_id
+from eventyard.observe import metrics, tracing
+from eventyard.observe.logs import log_context
 from eventyard.operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
 from eventyard.operators.context import KeyContext
 from eventyard.operators.decisions import applied_out_of_order, timer_fired
 from eventyard.operators.decode import Inbound
 from eventyard.operators.forget import FORGET_TIMER, forget_due
 from eventyard.operators.held import HeldEvents
+from eventyard.operators.outputs import check_outputs, output_records, timer_source
 from eventyard.operators.retry import RETRY_TIMER, RetryPolicy
 from eventyard.operators.workflow import Workflow
 from eventyard.operators.workflow_operator import WorkflowOperator
-from eventyard.state.keys import SCOPE_SEP
 from eventyard.state import TaskTransaction, TimerEntry
+from eventyard.state.keys import SCOPE_SEP
 
 __all__ = ["EngineConfig", "EngineStats", "OperatorEngine", "WorkflowEngine", "SCOPE_SEP", "split_scope"]
 
@@ -440,35 +438,11 @@ class OperatorEngine:
 
     def _outputs(self, emits: list[Emit], rec: dict[str, Any], cause_id: str, cause: Envelope | None,
                  key: str, now_ms: int, parent: tracing.TraceParent | None = None) -> list[OutRecord]:
-        records: list[OutRecord] = []
-        topics = [self.config.outputs.get(emit.output) for emit in emits]
-        if None in topics:
-            raise KeyError(f"{self.step} emitted to unknown output {emits[topics.index(None)].output!r}; "
-                           f"outputs: {sorted(self.config.outputs)}")
+        topics = check_outputs(emits, self.config.outputs, self.step)
         if not emits or not self.config.build_outputs:
-            return records
-        occurred = iso_utc(now_ms)
-        correlation_id = rec["correlation_id"]
-        trace_id = cause.trace_id if cause and cause.trace_id else correlation_id
-        # W3C trace context: same trace as the input (resolved once per cause), a
-        # span named by each output's ID, so a re-emitted record has identical headers.
-        w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
-        causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
-        producer, record_key = self.config.pipeline, key.encode()
-        for index, (emit, topic) in enumerate(zip(emits, topics)):
-            event_id = derived_event_id(cause_id, index)
-            envelope = {
-                "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
-                "producer": producer, "schema_version": 1, "trace_id": trace_id,
-                "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops,
-                "payload": emit.payload,
-            }
-            records.append(OutRecord(
-                topic, record_key, orjson.dumps(envelope),
-                (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
-                 *tracing.child_headers(parent, w3c_trace, event_id)),
-            ))
-        return records
+            return []
+        return output_records(emits, topics, pipeline=self.config.pipeline, key=key, cause_id=cause_id, cause=cause,
+                              correlation_id=rec["correlation_id"], now_ms=now_ms, parent=parent)
 
     def _dead_intent(self, event: Event | None, reason: str, text: str,
                      timer: TimerEntry | None = None) -> OutRecord:
@@ -489,10 +463,7 @@ class OperatorEngine:
         return record.to_record(self.config.dead_letter_topic)
 
     def _timer_dead(self, timer: TimerEntry, reason: str, text: str, exc: Exception | None = None) -> OutRecord:
-        # A timer has no input bytes; the record describes the timer instead.
-        value = orjson.dumps({"timer": timer.name, "aggregate_id": timer.aggregate_id, "due_ms": timer.due_ms})
-        msg = SourceMessage("<timer>", -1, -1, timer.aggregate_id.encode(), value, (), timer.due_ms)
-        return self._dead(msg, reason, text, exc)
+        return self._dead(timer_source(timer), reason, text, exc)
 
 
 class WorkflowEngine(OperatorEngine):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from eventyard.core.deadletter import DeadLetterRecord
@@ -163,9 +163,7 @@ class Task:
             out += self._apply(txn, merge.pop())
             dirty = applied = True
         if dirty:
-            txn.flush()
-            if txn is not None and self._earliest_timer is None:
-                self._earliest_timer = self._committed_earliest()
+            txn.flush()  # timers it set lowered _earliest_timer already (_apply)
         if applied:
             self.operators.publish_metrics()
         if now_ms >= self._next_housekeeping:

@@ -9,6 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +21,22 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
-def _run_in_own_group(settings, tmp_path, transport: str) -> tuple[subprocess.Popen[bytes], "os.PathLike[str]"]:
+@contextmanager
+def _settled_in_own_group(driver, tmp_path, transport: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`eventyard run -p 2` in its own process group, every order completed; the group
+    is killed on the way out if the test left it running."""
     log = tmp_path / "run.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTYARD_LOG_LEVEL": "INFO", "EVENTYARD_KAFKA__CLIENT": transport}
     process = subprocess.Popen([sys.executable, "-m", "eventyard", "run", "order_saga", "-p", "2"], cwd=REPO,
                                env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                                start_new_session=True)  # its own group, as a shell job or a service is
-    return process, log
+    try:
+        _settle(driver, process, log)
+        yield process, log
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _settle(driver, process: subprocess.Popen[bytes], log) -> None:
@@ -42,15 +54,9 @@ def test_a_signal_to_the_process_group_stops_every_worker_cleanly(signum, live_s
                                                                   transport):
     settings = live_settings()
     driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=16))
-    process, log = _run_in_own_group(settings, tmp_path, transport)
-    try:
-        _settle(driver, process, log)
+    with _settled_in_own_group(driver, tmp_path, transport) as (process, log):
         os.killpg(process.pid, signum)
         code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     text = log.read_text(errors="replace")
     assert code == 0, text
     assert "Traceback" not in text and "panicked" not in text and "KeyboardInterrupt" not in text, text
@@ -63,18 +69,12 @@ def test_a_killed_worker_is_reported_with_its_signal_and_run_exits_with_it(live_
     # peer's code, `exited with 1` after that peer's "Send thread panic".
     settings = live_settings()
     driver = make_driver(settings, plan_orders(30, FAST_OUTCOMES, seed=17))
-    process, log = _run_in_own_group(settings, tmp_path, transport)
-    try:
-        _settle(driver, process, log)
+    with _settled_in_own_group(driver, tmp_path, transport) as (process, log):
         workers = re.search(r"started order_saga with 2 process\(es\): (\d+), (\d+)", log.read_text())
         assert workers, log.read_text()
         victim = int(workers.group(2))  # the last one polled: the one a peer's exit used to hide
         os.kill(victim, signal.SIGKILL)
         code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     text = log.read_text(errors="replace")
     assert code == 128 + signal.SIGKILL, text
     errors = [line for line in text.splitlines() if "eventyard.runtime.supervisor" in line and "ERROR" in line]

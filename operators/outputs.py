@@ -1,0 +1,59 @@
+"""The records a handler's emits become: envelope, derived ID, headers, trace context."""
+
+from __future__ import annotations
+
+import orjson
+
+from eventyard.core.envelope import Envelope, iso_utc
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.core.routing import derived_event_id
+from eventyard.observe import tracing
+from eventyard.operators.api import Emit
+from eventyard.state import TimerEntry
+
+__all__ = ["output_records", "check_outputs", "timer_source"]
+
+
+def check_outputs(emits: list[Emit], outputs: dict[str, str], step: str) -> list[str]:
+    """The topic of each emit; an output name the pipeline does not have is an error."""
+    topics = [outputs.get(emit.output) for emit in emits]
+    if None in topics:
+        raise KeyError(f"{step} emitted to unknown output {emits[topics.index(None)].output!r}; "
+                       f"outputs: {sorted(outputs)}")
+    return topics  # type: ignore[return-value]
+
+
+def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: str, cause_id: str,
+                   cause: Envelope | None, correlation_id: str | None, now_ms: int,
+                   parent: tracing.TraceParent | None = None) -> list[OutRecord]:
+    """Output `index` of `cause_id` is named `derived_event_id(cause_id, index)`, so a
+    re-run emits the same bytes under the same ID."""
+    occurred = iso_utc(now_ms)
+    trace_id = cause.trace_id if cause and cause.trace_id else correlation_id
+    # W3C trace context: same trace as the input (resolved once per cause), a
+    # span named by each output's ID, so a re-emitted record has identical headers.
+    w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
+    causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
+    record_key = key.encode()
+    records: list[OutRecord] = []
+    for index, (emit, topic) in enumerate(zip(emits, topics)):
+        event_id = derived_event_id(cause_id, index)
+        envelope = {
+            "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
+            "producer": pipeline, "schema_version": 1, "trace_id": trace_id,
+            "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops,
+            "payload": emit.payload,
+        }
+        records.append(OutRecord(
+            topic, record_key, orjson.dumps(envelope),
+            (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
+             *tracing.child_headers(parent, w3c_trace, event_id)),
+        ))
+    return records
+
+
+def timer_source(timer: TimerEntry) -> SourceMessage:
+    """What a failed timer's dead letter carries: a timer has no input bytes, so the
+    record describes the timer instead."""
+    value = orjson.dumps({"timer": timer.name, "aggregate_id": timer.aggregate_id, "due_ms": timer.due_ms})
+    return SourceMessage("<timer>", -1, -1, timer.aggregate_id.encode(), value, (), timer.due_ms)
