@@ -52,10 +52,14 @@ _BATCH = 500
 
 def batches_of(orders: int, now_ms: int) -> list[list[SourceMessage]]:
     parts: dict[tuple[str, int], list[SourceMessage]] = defaultdict(list)
-    for r in Workload(orders=orders).records():
+    records = list(Workload(orders=orders).records())
+    # Stamped as a producer stamps them (CreateTime, in the order they were sent,
+    # in the past): the merge can order the topics, as it does end to end.
+    for i, r in enumerate(records):
         partition = zlib.crc32(r.key or b"") % _PARTITIONS
         queue = parts[(r.topic, partition)]
-        queue.append(SourceMessage(r.topic, partition, len(queue), r.key, r.value, r.headers, now_ms))
+        queue.append(SourceMessage(r.topic, partition, len(queue), r.key, r.value, r.headers,
+                                   now_ms - len(records) + i))
     batches = []
     while any(parts.values()):
         for queue in parts.values():
@@ -109,6 +113,9 @@ def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, ob
     if barrier is not None:
         barrier.wait()  # type: ignore[attr-defined]
     wall0, started, cpu, thread = time.time(), time.perf_counter(), time.process_time(), time.thread_time()
+    left = defaultdict(int)  # records not offered yet, per input partition
+    for batch in batches:
+        left[(batch[0].topic, batch[0].partition)] += len(batch)
     for batch in batches:
         if not apply:
             for msg in batch:
@@ -118,9 +125,15 @@ def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, ob
             continue
         task = by_number[batch[0].partition]
         task.offer(batch)
+        tp = (batch[0].topic, batch[0].partition)
+        left[tp] -= len(batch)
         now_ms = int(time.time() * 1000)
-        for topic in inputs:  # every partition of the task read up to now (caught up)
-            task.merge.set_input_time(topic, task.number, now_ms)
+        # As a reader reports it: read up to its newest record, or caught up (the wall
+        # clock) once its partition has no more.
+        task.merge.set_input_time(*tp, now_ms if left[tp] == 0 else batch[-1].timestamp_ms)
+        for topic in inputs:
+            if left[(topic, task.number)] == 0:
+                task.merge.set_input_time(topic, task.number, now_ms)
         outputs += len(task.run(now_ms))
     elapsed = time.perf_counter() - started
     cpu, thread = time.process_time() - cpu, time.thread_time() - thread
