@@ -34,6 +34,7 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
     # span named by each output's ID, so a re-emitted record has identical headers.
     w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
     causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
+    trace_headers = tracing.ChildHeaders(parent, w3c_trace)
     record_key = key.encode()
     records: list[OutRecord] = []
     for index, (emit, topic) in enumerate(zip(emits, topics)):
@@ -44,11 +45,8 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
             "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops,
             "payload": emit.payload,
         }
-        records.append(OutRecord(
-            topic, record_key, orjson.dumps(envelope),
-            (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()),
-             *tracing.child_headers(parent, w3c_trace, event_id)),
-        ))
+        headers = (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()))
+        records.append(OutRecord(topic, record_key, orjson.dumps(envelope), headers + trace_headers(event_id)))
     return records
 
 

@@ -105,7 +105,8 @@ class WorkflowOperator(Operator[dict[str, Any]]):
                        _note(instance.ignored, event.late))
         if instance.ignored is not None:
             metrics.EVENTS_IGNORED.labels(self.pipeline, event.type, instance.ignored).inc()
-        record["seen"] = sorted({*record["seen"], event.type})
+        if event.type not in record["seen"]:
+            record["seen"] = sorted([*record["seen"], event.type])
         if parked:
             ctx.cancel_timer(ORPHAN_TIMER)
             self._redeliver_passed(ctx, record, [ctx.restore_event(held) for held in parked])
@@ -249,7 +250,10 @@ class WorkflowOperator(Operator[dict[str, Any]]):
         """A history entry: [kind, id, topic, partition, offset, at_ms] and a note
         when the entry is marked (ignored, a sequence gap)."""
         if self.history_size:
-            record["history"] = [*record["history"], entry if note is None else [*entry, note]][-self.history_size:]
+            history = record["history"]  # the handler's private copy of the record: change it in place
+            history.append(entry if note is None else [*entry, note])
+            if len(history) > self.history_size:
+                del history[:-self.history_size]
 
 
 def _note(ignored: str | None, late: bool) -> str | None:

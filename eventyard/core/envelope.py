@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,14 +24,23 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-@functools.lru_cache(maxsize=4096)
-def iso_utc(ms: int) -> str:
-    """`occurred_at` of records made at epoch ms `ms` (RFC 3339, UTC).
+_SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS", for the seconds in use
 
-    Cached: every output and decision of one event, and often the next events of a
-    batch, share their millisecond; isoformat() was ~3 us each.
+
+def iso_utc(ms: int) -> str:
+    """`occurred_at` of records made at epoch ms `ms` (RFC 3339, UTC), exactly as
+    `utc_from_ms(ms).isoformat()` spells it (no fraction on a whole second).
+
+    Every output and decision pays this, and events rarely share a millisecond:
+    isoformat() was ~1.6 us; the date and time of day are made once per second.
     """
-    return utc_from_ms(ms).isoformat()
+    second, milli = divmod(ms, 1000)
+    head = _SECONDS.get(second)
+    if head is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        head = _SECONDS[second] = utc_from_ms(second * 1000).isoformat()[:-6]  # without "+00:00"
+    return f"{head}.{milli:03d}000+00:00" if milli else f"{head}+00:00"
 
 
 class Envelope(BaseModel):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "TRACEPARENT", "TRACESTATE", "SAMPLED", "TraceParent",
     "parse_traceparent", "extract", "trace_id_for", "trace_id_of", "span_id_for",
-    "output_headers", "child_headers",
+    "output_headers", "child_headers", "ChildHeaders",
 ]
 
 TRACEPARENT = "traceparent"
@@ -168,13 +168,24 @@ def output_headers(
 
 
 def child_headers(parent: TraceParent | None, trace_id: str, output_event_id: str) -> tuple[Header, ...]:
-    """`output_headers` for a trace id already resolved with `trace_id_of`: a caller
-    emitting several records for one cause hashes the trace id once."""
-    flags, state = (parent.flags & SAMPLED, parent.tracestate) if parent is not None else (SAMPLED, None)
-    # trace_id comes from trace_id_of and the span id from a hex digest, both valid:
-    # no TraceParent (and its validation) per output record.
-    value = f"00-{trace_id}-{span_id_for(output_event_id)}-{flags:02x}".encode("ascii")
-    headers: tuple[Header, ...] = ((TRACEPARENT, value),)
-    if state is not None:
-        headers += ((TRACESTATE, state.encode("ascii")),)
-    return headers
+    """`output_headers` for a trace id already resolved with `trace_id_of`."""
+    return ChildHeaders(parent, trace_id)(output_event_id)
+
+
+class ChildHeaders:
+    """The trace headers of the records one cause emits: the trace, flags and
+    tracestate are resolved once per cause, each record adds its span."""
+
+    __slots__ = ("_head", "_tail", "_state")
+
+    def __init__(self, parent: TraceParent | None, trace_id: str) -> None:
+        flags, state = (parent.flags & SAMPLED, parent.tracestate) if parent is not None else (SAMPLED, None)
+        # trace_id comes from trace_id_of and the span id from a hex digest, both
+        # valid: no TraceParent (and its validation) per output record.
+        self._head = f"00-{trace_id}-"
+        self._tail = f"-{flags:02x}"
+        self._state: Header | None = None if state is None else (TRACESTATE, state.encode("ascii"))
+
+    def __call__(self, output_event_id: str) -> tuple[Header, ...]:
+        value = (self._head + span_id_for(output_event_id) + self._tail).encode("ascii")
+        return ((TRACEPARENT, value),) if self._state is None else ((TRACEPARENT, value), self._state)
