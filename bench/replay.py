@@ -1,9 +1,10 @@
-"""Replay: events/s one process rebuilds state from the input topics.
+"""Replay: events/s one process rebuilds state from the input topics, and two.
 
 Fills a fresh broker with order traffic (no live pipeline), then times
 `run_replay` into a scratch state directory. The reference, measured in the same
 run on the same topics: kafka-python consume-only with one consumer over every
 partition (the transport's rate), and with replay's merged per-partition reader.
+Then the same replay with its tasks split over 2 processes (`eventyard replay -p 2`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def run(scale: Scale) -> dict[str, float]:
             cpu = time.process_time()
             result = run_replay(env.definition, env.settings, env.work / "rebuilt")
             cpu_s = time.process_time() - cpu  # all threads: robust to a busy box, unlike events/s
+            two = run_replay(env.definition, env.settings, env.work / "rebuilt-2p", processes=2)
     return {
+        "replay.2p.events_per_s": two.events_per_s,
+        "replay.2p_vs_1p": two.events_per_s / result.events_per_s,
         "replay.events": events,
         "replay.events_per_s": result.events_per_s,
         "replay.seconds": result.seconds,

@@ -138,5 +138,9 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         _row(f, "replay vs the engine alone", ("replay.events_per_s", "engine.events_per_s"),
              lambda v, e: f"{_n(v)} vs {_n(e)} events/s = {v / e:.0%}", ">= 80% of the engine-alone rate",
              lambda v, e: v >= 0.8 * e, "events/s of two passes of the same run: noisy on a busy box"),
+        _row(f, "replay, tasks over 2 processes (`eventyard replay -p 2`)",
+             ("replay.2p.events_per_s", "replay.2p_vs_1p"),
+             lambda v, r: f"{_n(v)} events/s = {r:.2f}x one process", ">= 1.6x one process",
+             lambda v, r: r >= 1.6, "the broker shares the 2 cores"),
     ]
     return rows

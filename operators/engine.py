@@ -135,9 +135,11 @@ class OperatorEngine:
         return f"{self.scope}/{event_id}" if self.scope else event_id
 
     # -- events ------------------------------------------------------------------
-    def apply(self, txn: TaskTransaction, inbound: Inbound, key: str | None = None) -> list[OutRecord]:
+    def apply(self, txn: TaskTransaction, inbound: Inbound, key: str | None = None,
+              event: Event | None = None) -> list[OutRecord]:
         msg, env = inbound.message, inbound.envelope
-        event = Event(env, inbound.payload, 1, msg)
+        if event is None:
+            event = Event(env, inbound.payload, 1, msg)
         if key is None:
             if not self.operator.wants(env.type) or (key := self.operator.key(event)) is None:
                 return []

@@ -33,6 +33,7 @@ class Delivery:
     inbound: Inbound
     scope: str
     key: str
+    event: Event | None = None  # the handler's view of it, when routing built one already
 
 
 class OperatorSet:
@@ -61,7 +62,7 @@ class OperatorSet:
         for scope, engine in self.engines.items():
             operator = engine.operator
             if operator.wants(event.type) and (key := operator.key(event)) is not None:
-                out.append(Delivery(inbound, scope, key))
+                out.append(Delivery(inbound, scope, key, event))
         return out
 
     def route(self, inbound: Inbound) -> tuple[list[Delivery], list[Delivery]]:
@@ -97,7 +98,7 @@ class OperatorSet:
         return record
 
     def apply(self, txn: TaskTransaction, delivery: Delivery) -> list[OutRecord]:
-        return self.engines[delivery.scope].apply(txn, delivery.inbound, delivery.key)
+        return self.engines[delivery.scope].apply(txn, delivery.inbound, delivery.key, delivery.event)
 
     def publish_metrics(self) -> None:
         """After a batch: counts the engines keep per batch go to their metrics."""

@@ -6,7 +6,7 @@ import orjson
 
 from eventyard.core.envelope import Envelope, iso_utc
 from eventyard.core.records import OutRecord, SourceMessage
-from eventyard.core.routing import derived_event_id
+from eventyard.core.routing import derived_event_ids
 from eventyard.observe import tracing
 from eventyard.operators.api import Emit
 from eventyard.state import TimerEntry
@@ -37,8 +37,7 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
     trace_headers = tracing.ChildHeaders(parent, w3c_trace)
     record_key = key.encode()
     records: list[OutRecord] = []
-    for index, (emit, topic) in enumerate(zip(emits, topics)):
-        event_id = derived_event_id(cause_id, index)
+    for emit, topic, event_id in zip(emits, topics, derived_event_ids(cause_id, 0, len(emits))):
         envelope = {
             "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
             "producer": pipeline, "schema_version": 1, "trace_id": trace_id,

@@ -6,6 +6,8 @@ timer index iterates by due time and the outbox by sequence.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = [
     "instance_key",
     "timer_key",
@@ -54,6 +56,7 @@ def parse_timer_key(key: bytes) -> tuple[int, str, str]:
     return due, aggregate.decode(), name.decode()
 
 
+@functools.lru_cache(maxsize=4096)  # read and written for every event, of a few partitions
 def watermark_key(topic: str, partition: int) -> bytes:
     return WATERMARK_PREFIX + topic.encode() + SEP + b"%d" % partition
 

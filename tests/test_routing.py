@@ -6,7 +6,7 @@ import pytest
 
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 
-from eventyard.core.routing import derived_event_id, murmur2, task_of
+from eventyard.core.routing import derived_event_id, derived_event_ids, murmur2, task_of
 
 NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
 
@@ -18,6 +18,8 @@ def test_output_ids_are_the_rfc4122_uuid5_of_cause_and_index(cause):
         expected = str(uuid.uuid5(NAMESPACE, f"{cause}#{index}"))
         assert derived_event_id(cause, index) == expected
         assert uuid.UUID(expected).version == 5
+    # What output building uses: the same IDs, hashed from one shared prefix.
+    assert derived_event_ids(cause, -1, 3) == [str(uuid.uuid5(NAMESPACE, f"{cause}#{i}")) for i in range(-1, 3)]
 
 
 @pytest.mark.parametrize("key", ["", "a", "ab", "abc", "order-1", "é ü 注文", "x" * 501])
