@@ -130,11 +130,14 @@ class SagaEnv:
             self.supervisor = None
 
     def kill_workers(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL, as a crash would (of the workers and of the `eventyard run` that
+        started them: its pipeline lock goes too)."""
         if self.supervisor is not None:
             for child in self.supervisor.children:
                 child.kill()
                 child.wait()
+            if self.supervisor.lock is not None:
+                self.supervisor.lock.release()
             self.supervisor = None
 
     def worker_pids(self) -> list[int]:

@@ -11,6 +11,7 @@ never reads RocksDB) and a bounded cache of committed records, decoded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from eventyard.state.seen_filter import SeenFilter
 if TYPE_CHECKING:
     from eventyard.state.transaction import TaskTransaction
 
-__all__ = ["TaskStore", "TimerEntry", "OutboxEntry"]
+__all__ = ["TaskStore", "TimerEntry", "OutboxEntry", "stores_opened_here"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,15 @@ def _options(create: bool) -> Options:
 # JSON decodes; the engine writes every changed record back, so a cached object
 # always equals what was committed.
 RECORD_CACHE = 20_000
+
+_opened_by: int | None = None  # the pid that last opened a store
+
+
+def stores_opened_here() -> bool:
+    """Has this process opened a RocksDB store? Then it must not fork workers that
+    use RocksDB: its background threads do not survive fork(), and a child's store
+    then waits forever for a flush or a close."""
+    return _opened_by == os.getpid()
 
 
 class TaskStore:
@@ -113,6 +123,8 @@ class TaskStore:
                 f"task {task}: store {path} cannot be opened ({text}). Restore it from "
                 "a backup or rebuild it with `eventyard replay`"
             ) from None
+        global _opened_by
+        _opened_by = os.getpid()
         store = cls(db, path, task, read_only)
         if not read_only and not store.meta:
             store.meta = {"task": task}

@@ -21,6 +21,7 @@ from eventyard.pipelines.definition import PipelineDefinition
 from eventyard.core.errors import EventyardError
 from eventyard.runtime.flow import input_tasks
 from eventyard.state import StateDirectory
+from eventyard.state.store import stores_opened_here
 
 __all__ = ["ReplayProgress", "ReplayResult", "ReplayFailed", "run_replay"]
 
@@ -72,6 +73,11 @@ def run_replay(definition: PipelineDefinition, settings: EventyardSettings, targ
         stats, decisions = _replay_tasks(definition, settings, target, None, since_ms, emit, aggregate, tasks,
                                          on_progress, started)
         return ReplayResult(stats, decisions, time.monotonic() - started)
+    if stores_opened_here():
+        raise ReplayFailed(
+            f"run_replay(processes={processes}) forks its workers, and this process has opened RocksDB "
+            "stores already: their background threads do not survive fork, so the workers would hang. "
+            "Call it from a process that has not (as `eventyard replay -p N` does), or with processes=1")
     return _replay_in_processes(definition, settings, target, since_ms, emit, tasks, processes, on_progress,
                                 started)
 
