@@ -60,7 +60,7 @@ class Instance:
         state: str | None,
         data: dict[str, Any],
         timers: Callable[[], Mapping[str, Any]],  # armed timers by name; read only by finish()
-        seen_types: set[str],
+        seen_types: Collection[str],  # event types applied so far (a short list)
         finished: bool,
         now: Callable[[], datetime],  # the handler context's event time, read when asked
         emit: Callable[..., None],  # Context.emit of the handler call
