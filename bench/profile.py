@@ -64,7 +64,7 @@ def run(scale: Scale, out_dir: Path) -> tuple[dict[str, float], dict[str, list]]
     raw = out_dir / "profile-order-saga.txt"
     with SagaEnv("profile") as env:
         # Enough backlog that the worker stays busy for the whole sampling window.
-        events = publish(env.bootstrap, Workload(orders=scale.saga_orders * 3).records())
+        events = publish(env.bootstrap, Workload(orders=scale.saga_orders * 3).records(), causal=True)
         env.start_workers(1)
         # Past start-up: by then every task store is open (recovery.py measures
         # opening them), so the samples are the steady state.

@@ -51,7 +51,7 @@ def _fresh_replay(env: dict[str, str], target: Path, processes: int) -> float:
 
 def run(scale: Scale) -> dict[str, float]:
     with SagaEnv("replay") as env:
-        events = publish(env.bootstrap, Workload(orders=scale.replay_orders).records())
+        events = publish(env.bootstrap, Workload(orders=scale.replay_orders).records(), causal=True)
         plain = consume_only("kafka-python", env.bootstrap, events)
         started = time.monotonic()
         streams = open_streams(env.settings.kafka, list(env.settings.pipeline.inputs))

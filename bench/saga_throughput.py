@@ -38,8 +38,10 @@ def drain_rate(orders: int, processes: int, extra_env: dict[str, str] | None = N
     A warm-up of WARM_ORDERS, published first, gets past start-up; the
     measurement starts once that many events are applied."""
     with SagaEnv(f"saga{processes}", extra_env) as env:
-        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
-        events = warm + publish(env.bootstrap, Workload(orders=orders).records())
+        warm_records = list(Workload(orders=WARM_ORDERS, prefix="warm").records())
+        # One publish: the warm-up's timestamps come before the measured orders'.
+        events = publish(env.bootstrap, [*warm_records, *Workload(orders=orders).records()], causal=True)
+        warm = len(warm_records)
         env.start_workers(processes)
         return env.wait_applied(events, timeout=900, start_at=warm)
 
@@ -49,7 +51,7 @@ def paced_latency(rate: float, seconds: float, extra_env: dict[str, str] | None 
     with SagaEnv("latency", extra_env) as env:
         env.start_workers(1)
         # Warm up until the worker is processing, so start-up is not counted.
-        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records())
+        warm = publish(env.bootstrap, Workload(orders=WARM_ORDERS, prefix="warm").records(), causal=True)
         env.wait_applied(warm, timeout=300)
         producer = KafkaProducer(bootstrap_servers=env.bootstrap.split(","), acks="all", linger_ms=1)
         consumer = consumer_from_start(env.bootstrap, COMMANDS)

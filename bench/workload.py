@@ -6,6 +6,7 @@ this module only decides which events to publish and publishes them fast.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -39,15 +40,27 @@ class Workload:
             yield scenario.placed()
 
 
-def publish(bootstrap: str, records: Iterable[OutRecord], timestamp_ms: int | None = None) -> int:
-    """Send every record (acks=all) and flush; return how many were sent."""
+def publish(bootstrap: str, records: Iterable[OutRecord], timestamp_ms: int | None = None,
+            causal: bool = False) -> int:
+    """Send every record (acks=all) and flush; return how many were sent.
+
+    `causal`: stamp record i at (now - count + i) ms, in the past and one millisecond
+    apart, as services answering each other would. Stamped by the producer at send
+    time instead, an order's events share a millisecond and the task's event-time
+    merge breaks the tie by topic name (InventoryReserved before OrderPlaced),
+    which parks and redelivers events no live system would see that early.
+    """
     producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), linger_ms=20, acks="all",
                              batch_size=512 * 1024)
     sent = 0
+    if causal:
+        records = list(records)
+        start = int(time.time() * 1000) - len(records)
     try:
         for r in records:
+            stamp = start + sent if causal else timestamp_ms
             producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers) or None,
-                          timestamp_ms=timestamp_ms)
+                          timestamp_ms=stamp)
             sent += 1
         producer.flush()
     finally:

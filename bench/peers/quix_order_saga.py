@@ -166,7 +166,7 @@ def worker(broker: str, state_dir: str, target: int, report: Path) -> None:
 
 def run(scale: Scale) -> dict[str, float]:
     with SagaEnv("quix") as env:
-        events = publish(env.bootstrap, Workload(orders=scale.saga_orders).records())
+        events = publish(env.bootstrap, Workload(orders=scale.saga_orders).records(), causal=True)
         report = env.work / "quix-report.json"
         state_dir = tempfile.mkdtemp(prefix="quix-state-", dir=env.work)
         log = (env.work / "quix.log").open("wb")
