@@ -5,19 +5,21 @@ Runs in the task before any operator, so bad input never reaches workflow state.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from eventyard.observe import metrics
-from eventyard.core.catalog import EventCatalog, Payload
+from eventyard.core.catalog import EventCatalog, EventSpec, Payload
 from eventyard.core.deadletter import DeadLetterRecord, Reason
 from eventyard.core.envelope import Envelope
 from eventyard.core.records import SourceMessage
 from eventyard.state.keys import SCOPE_SEP
 
-__all__ = ["Inbound", "Decoder", "STEP"]
+__all__ = ["Inbound", "Decoder", "STEP", "EnvelopeReader"]
 
 STEP = "decode"
 
@@ -40,13 +42,62 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {head['msg']}{more}"
 
 
+class EnvelopeReader:
+    """Envelope and payload of an event's bytes, the way the decoder reads them (for
+    events coming back from state). Raises ValidationError, or KeyError for a type
+    not in the catalog."""
+
+    def __init__(self, catalog: EventCatalog) -> None:
+        self._catalog = catalog
+        self._typed = _typed_envelopes(catalog.inputs())
+
+    def __call__(self, value: bytes) -> tuple[Envelope, Payload]:
+        if self._typed is not None:
+            try:
+                typed = self._typed.validate_json(value)
+                return typed, typed.payload
+            except ValidationError:
+                pass
+        envelope = Envelope.model_validate_json(value)
+        payload = self._catalog[envelope.type].model.model_validate(envelope.payload)
+        return envelope.model_copy(update={"payload": payload}), payload
+
+
+@functools.lru_cache(maxsize=None)
+def _typed_envelope(event_type: str, model: type[Payload]) -> type[Envelope]:
+    # One class per (type, model): events decoded anywhere compare equal.
+    return create_model(f"{event_type}Envelope", __base__=Envelope,  # type: ignore[no-any-return]
+                        type=(Literal[event_type], ...), payload=(model, ...))  # type: ignore[valid-type]
+
+
+def _typed_envelopes(inputs: dict[str, EventSpec]) -> TypeAdapter[Any] | None:
+    """One validator for envelope and payload together: an `Envelope` subclass per
+    input type whose `payload` is that type's model, told apart by `type`. One pass
+    over the JSON instead of an envelope with a dict payload, then the model (~1.5-3
+    us per event)."""
+    models = [_typed_envelope(name, spec.model) for name, spec in inputs.items()]
+    if not models:
+        return None
+    if len(models) == 1:
+        return TypeAdapter(models[0])
+    return TypeAdapter(Annotated[Union[tuple(models)], Field(discriminator="type")])  # type: ignore[arg-type]
+
+
 class Decoder:
-    """SourceMessage -> Inbound | DeadLetterRecord."""
+    """SourceMessage -> Inbound | DeadLetterRecord.
+
+    A valid event is decoded in one pass (`_typed_envelopes`); anything that pass
+    refuses goes through the envelope, then the payload, which says what is wrong
+    (or, rarely, accepts it: the payload validated from Python values is laxer in
+    places). Either way `event.envelope.payload` is the validated model, as
+    `event.payload`.
+    """
 
     def __init__(self, pipeline: str, catalog: EventCatalog, max_event_bytes: int, max_hops: int,
                  rekeyed_topics: frozenset[str] = frozenset()) -> None:
         self.pipeline = pipeline
         self.inputs = catalog.inputs()
+        self._typed = _typed_envelopes(self.inputs)
         # Repartition topics: records keyed by an operator's key, not the aggregate.
         self.rekeyed_topics = rekeyed_topics
         self.max_event_bytes = max_event_bytes
@@ -90,6 +141,13 @@ class Decoder:
             # holding one could be taken for an operator's.
             return self._dead(msg, Reason.INVALID_KEY, "key contains U+001F (the unit separator), which "
                               "state keys reserve")
+        if self._typed is not None:
+            try:
+                typed = self._typed.validate_json(value)
+            except ValidationError:
+                pass  # the steps below say what is wrong
+            else:
+                return self._checked(msg, key, typed, typed.payload)
         try:
             # pydantic's own JSON parser: one pass, ~3x faster than orjson.loads + validate
             envelope = Envelope.model_validate_json(value)
@@ -103,6 +161,24 @@ class Decoder:
             return self._dead(
                 msg, Reason.UNKNOWN_TYPE, f"event type {envelope.type!r} is not an input of {self.pipeline}"
             )
+        refused = self._refused(msg, key, envelope)
+        if refused is not None:
+            return refused
+        try:
+            payload = spec.model.model_validate(envelope.payload)
+        except ValidationError as exc:
+            return self._dead(
+                msg, Reason.SCHEMA_VIOLATION, f"{envelope.type} payload {_first_error(exc)}", exc
+            )
+        # As the one pass gives it: the envelope's payload is the validated model.
+        return Inbound(msg, envelope.model_copy(update={"payload": payload}), payload)
+
+    def _checked(self, msg: SourceMessage, key: str, envelope: Envelope,
+                 payload: Payload) -> Inbound | DeadLetterRecord:
+        return self._refused(msg, key, envelope) or Inbound(msg, envelope, payload)
+
+    def _refused(self, msg: SourceMessage, key: str, envelope: Envelope) -> DeadLetterRecord | None:
+        """A valid envelope the pipeline still must not apply."""
         if key != envelope.aggregate_id and msg.topic not in self.rekeyed_topics:
             return self._dead(
                 msg,
@@ -113,10 +189,4 @@ class Decoder:
             return self._dead(
                 msg, Reason.LOOP_DETECTED, f"hops {envelope.hops} > max_hops {self.max_hops}"
             )
-        try:
-            payload = spec.model.model_validate(envelope.payload)
-        except ValidationError as exc:
-            return self._dead(
-                msg, Reason.SCHEMA_VIOLATION, f"{envelope.type} payload {_first_error(exc)}", exc
-            )
-        return Inbound(msg, envelope, payload)
+        return None

@@ -29,7 +29,7 @@ from eventyard.observe.logs import log_context
 from eventyard.operators.api import RESERVED_FIELDS, Emit, Event, Operator, Timer
 from eventyard.operators.context import KeyContext
 from eventyard.operators.decisions import applied_out_of_order, timer_fired
-from eventyard.operators.decode import Inbound
+from eventyard.operators.decode import EnvelopeReader, Inbound
 from eventyard.operators.forget import FORGET_TIMER, forget_due
 from eventyard.operators.held import HeldEvents
 from eventyard.operators.outputs import check_outputs, output_records, timer_source
@@ -126,6 +126,7 @@ class OperatorEngine:
         # a prometheus inc() per event takes a lock, ~1.5% of the engine's time.
         self._applied: dict[str, int] = {}
         self._held = HeldEvents(self._decode_held)
+        self._read_envelope = EnvelopeReader(catalog)
 
     def stored_id(self, value: str) -> str:
         return self._scope_prefix + value
@@ -406,8 +407,8 @@ class OperatorEngine:
 
     def _decode_held(self, held: list[Any]) -> Event:
         msg = _message_from_json(held)
-        env = Envelope.model_validate_json(msg.value or b"")
-        return Event(env, self.catalog[env.type].model.model_validate(env.payload), 1, msg)
+        env, payload = self._read_envelope(msg.value or b"")
+        return Event(env, payload, 1, msg)
 
     def _commit(self, txn: TaskTransaction, key: str, rec: dict[str, Any], ctx: KeyContext,
                 now_ms: int) -> None:
