@@ -92,7 +92,7 @@ def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, ob
     state = settings.state
     # As build_flow: the memory budget is shared by the tasks of this process.
     set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, len(numbers),
-                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache, records=state.record_cache)
     directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
     directory.ensure()
     operators = build_operators(definition, settings)

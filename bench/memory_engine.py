@@ -126,7 +126,7 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
             settings = definition.settings()
         state, p = settings.state, settings.pipeline
         set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, _PARTITIONS,
-                         bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+                         bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache, records=state.record_cache)
         directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
         directory.ensure()
         operators, decoder = build_operators(definition, settings), build_decoder(definition, settings)

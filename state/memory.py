@@ -6,7 +6,9 @@ that never fill are never flushed: the bench measured 3.4 GB RSS and 3 GB of WAL
 (0 SST files) at 1M open workflows, and a 40 s WAL replay to reopen the stores.
 A shared WriteBufferManager caps memtables for the whole process (RocksDB
 flushes the largest ones when the cap is near), and one shared block cache
-serves every store.
+serves every store. The decoded records the stores keep in Python (a few KB each)
+are budgeted per process too: 20,000 per store was 170 MB of a worker's RSS with
+4 tasks (bench/memory_engine.py).
 
 Each store's write buffer is its share of the budget (budget / stores). With
 bigger buffers the manager's cap is what ends memtables: once over it, every
@@ -41,8 +43,10 @@ _FILE_BUFFER = 16 << 10
 class StoreMemory:
     def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 32 * MB,
                  stores: int = 256, *, bloom_bits_per_key: int = 10,
-                 index_in_cache: bool = True) -> None:
+                 index_in_cache: bool = True, records: int = 10_000) -> None:
         share = memtables_bytes // max(stores, 1)
+        # Decoded workflow records kept by each store (TaskStore.cached_instance).
+        self.records_per_store = records // max(stores, 1)
         self.write_buffer_bytes = min(max(share, _MIN_WRITE_BUFFER), _MAX_WRITE_BUFFER)
         self.manager = WriteBufferManager(memtables_bytes, False)  # no stalls: flushes keep up
         self.cache = Cache(block_cache_bytes)
@@ -86,8 +90,8 @@ def store_memory() -> StoreMemory:
 
 
 def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256, *,
-                     bloom_bits_per_key: int = 10, index_in_cache: bool = True) -> None:
+                     bloom_bits_per_key: int = 10, index_in_cache: bool = True, records: int = 10_000) -> None:
     """Set the budget before the first store opens (a worker does this at start)."""
     global _current
     _current = StoreMemory(memtables_bytes, block_cache_bytes, stores,
-                           bloom_bits_per_key=bloom_bits_per_key, index_in_cache=index_in_cache)
+                           bloom_bits_per_key=bloom_bits_per_key, index_in_cache=index_in_cache, records=records)

@@ -58,8 +58,6 @@ def _options(create: bool) -> Options:
 # times within seconds (a saga's events), so a modest cache saves most reads and
 # JSON decodes; the engine writes every changed record back, so a cached object
 # always equals what was committed.
-RECORD_CACHE = 20_000
-
 _opened_by: int | None = None  # the pid that last opened a store
 
 
@@ -92,6 +90,7 @@ class TaskStore:
         self.meta: dict[str, Any] = orjson.loads(meta) if meta else {}
         self._watermarks: dict[bytes, int] = {}
         self._records: dict[str, dict[str, Any]] = {}
+        self._records_kept = store_memory().records_per_store
         self._seen: SeenFilter | None = None if read_only else self._load_seen()
 
     # -- opening -----------------------------------------------------------
@@ -158,8 +157,8 @@ class TaskStore:
                 records.pop(stored_id, None)
             else:
                 records[stored_id] = record
-        if len(records) > RECORD_CACHE:
-            for stored_id in list(records)[: len(records) - RECORD_CACHE // 2]:
+        if len(records) > self._records_kept:
+            for stored_id in list(records)[: len(records) - self._records_kept // 2]:
                 del records[stored_id]  # the oldest half: insertion order
         self._watermarks.update(watermarks)
         if self._seen is not None:

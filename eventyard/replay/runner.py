@@ -19,7 +19,7 @@ from eventyard.replay.rebuild import Rebuilder, RebuildStats
 from eventyard.operators.decisions import merge_key
 from eventyard.pipelines.definition import PipelineDefinition
 from eventyard.core.errors import EventyardError
-from eventyard.runtime.flow import input_tasks
+from eventyard.runtime.flow import budget_store_memory, input_tasks
 from eventyard.state import StateDirectory
 from eventyard.state.store import stores_opened_here
 
@@ -86,6 +86,7 @@ def _replay_tasks(definition: PipelineDefinition, settings: EventyardSettings, t
                   only: set[int] | None, since_ms: int | None, emit: bool, aggregate: str | None, tasks: int,
                   on_progress: Callable[[ReplayProgress], None] | None,
                   started: float) -> tuple[RebuildStats, int]:
+    budget_store_memory(settings, len(only) if only is not None else tasks)
     decisions = DecisionLog.from_records(read_topic(settings.kafka, settings.pipeline.decisions))
     producer = KafkaProducer(**settings.kafka.client_options(), linger_ms=5) if emit else None
 

@@ -32,7 +32,8 @@ from eventyard.runtime.task_source import TaskSource
 from eventyard.state import TaskStore, StateDirectory
 from eventyard.state.memory import set_store_memory
 
-__all__ = ["build_engine", "build_operators", "build_decoder", "build_flow", "input_tasks", "copartitioned"]
+__all__ = ["build_engine", "build_operators", "build_decoder", "build_flow", "input_tasks", "copartitioned",
+           "budget_store_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +102,21 @@ def input_tasks(settings: EventyardSettings, definition: PipelineDefinition | No
     return copartitioned(partition_counts(settings.kafka, topics))
 
 
+def budget_store_memory(settings: EventyardSettings, stores: int) -> None:
+    """Share the process's memory settings (state.*) among the `stores` it opens;
+    before the first store opens."""
+    state = settings.state
+    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, stores,
+                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache,
+                     records=state.record_cache)
+
+
 def build_flow(definition: PipelineDefinition, settings: EventyardSettings, process: int = 0,
                processes: int = 1, tasks: int | None = None) -> Dataflow:
     """The dataflow run by worker process `process` of `processes`."""
     tasks = input_tasks(settings, definition) if tasks is None else tasks
     state, kafka = settings.state, settings.kafka
-    # Memory is budgeted over the tasks a process may own at most.
-    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20,
-                     max(1, -(-tasks // processes)),
-                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache)
+    budget_store_memory(settings, max(1, -(-tasks // processes)))  # the tasks a process may own at most
     directory = StateDirectory(state.dir, settings.name, tasks)
     directory.ensure()
     operators = build_operators(definition, settings)

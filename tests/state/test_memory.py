@@ -93,3 +93,20 @@ def test_files_are_written_through_small_buffers(tmp_path, budget):
     store = _flushed_store(tmp_path / "task-0")
     assert "writable_file_max_buffer_size=16384" in _written_options(store)
     store.close()
+
+
+def test_decoded_records_kept_by_the_stores_of_a_process_stay_within_record_cache(tmp_path, budget):
+    # state.record_cache bounds the Python heap the stores hold (a few KB a record),
+    # shared by the stores a process opens; every record still reads back.
+    set_store_memory(64 * MB, 8 * MB, stores=4, records=400)
+    stores = [TaskStore.open(tmp_path / f"task-{n}", n, create=True) for n in range(4)]
+    for store in stores:
+        for i in range(1_000):
+            txn = store.transaction()
+            txn.put_instance(f"order-{i}", {"state": "open", "n": i})
+            txn.commit()
+            store.cached_instance(f"order-{i // 2}")
+    assert sum(len(store._records) for store in stores) <= 400
+    assert all(store.cached_instance(f"order-{i}") == {"state": "open", "n": i} for store in stores for i in (0, 999))
+    for store in stores:
+        store.close()
