@@ -66,8 +66,20 @@ class EnvelopeReader:
 @functools.lru_cache(maxsize=None)
 def _typed_envelope(event_type: str, model: type[Payload]) -> type[Envelope]:
     # One class per (type, model): events decoded anywhere compare equal.
-    return create_model(f"{event_type}Envelope", __base__=Envelope,  # type: ignore[no-any-return]
-                        type=(Literal[event_type], ...), payload=(model, ...))  # type: ignore[valid-type]
+    typed: type[Envelope] = create_model(f"{event_type}Envelope", __base__=Envelope,
+                                         type=(Literal[event_type], ...),  # type: ignore[valid-type]
+                                         payload=(model, ...))
+
+    def __reduce__(self: Envelope) -> tuple[Any, ...]:
+        # Made at run time, the class cannot be pickled by name: rebuild it.
+        return _unpickle_typed, (event_type, model, self.model_dump(mode="json"))
+
+    typed.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
+    return typed
+
+
+def _unpickle_typed(event_type: str, model: type[Payload], fields: dict[str, Any]) -> Envelope:
+    return _typed_envelope(event_type, model).model_validate(fields)
 
 
 def _typed_envelopes(inputs: dict[str, EventSpec]) -> TypeAdapter[Any] | None:
