@@ -40,9 +40,8 @@ from eventyard.operators.merge import EventTimeMerge, MergeBounds
 from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.collector import settle_collector
-from eventyard.runtime.flow import build_decoder, build_operators
+from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
 from eventyard.state import StateDirectory, TaskStore
-from eventyard.state.memory import set_store_memory
 
 __all__ = ["run", "measure", "batches_of"]
 
@@ -91,8 +90,7 @@ def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, ob
     batches = [b for b in batches if b[0].partition in numbers]
     state = settings.state
     # As build_flow: the memory budget is shared by the tasks of this process.
-    set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, len(numbers),
-                     bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache, records=state.record_cache)
+    budget_store_memory(settings, len(numbers))
     directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
     directory.ensure()
     operators = build_operators(definition, settings)

@@ -41,9 +41,9 @@ from eventyard.core.records import SourceMessage
 from eventyard.operators.merge import EventTimeMerge, MergeBounds
 from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
-from eventyard.runtime.flow import build_decoder, build_operators
+from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
 from eventyard.state import StateDirectory, TaskStore
-from eventyard.state.memory import set_store_memory, store_memory
+from eventyard.state.memory import store_memory
 
 __all__ = ["run", "rocksdb_mb", "malloc_mb"]
 
@@ -125,8 +125,7 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
             definition = get_pipeline(PIPELINE)
             settings = definition.settings()
         state, p = settings.state, settings.pipeline
-        set_store_memory(state.memtable_budget_mb << 20, state.block_cache_mb << 20, _PARTITIONS,
-                         bloom_bits_per_key=state.bloom_bits_per_key, index_in_cache=state.index_in_cache, records=state.record_cache)
+        budget_store_memory(settings, _PARTITIONS)
         directory = StateDirectory(state.dir, settings.name, _PARTITIONS)
         directory.ensure()
         operators, decoder = build_operators(definition, settings), build_decoder(definition, settings)
