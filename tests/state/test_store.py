@@ -150,3 +150,29 @@ def test_a_restarted_store_still_skips_marked_event_ids_and_applied_offsets(tmp_
     txn = reopened.transaction()
     assert txn.seen("e-1") and not txn.seen("e-2") and txn.watermark("orders", 0) == 41
     reopened.close()
+
+
+def test_the_dedup_filter_reloads_every_mark_whatever_size_the_store_noted(tmp_path: Path):
+    # The filter is sized from the count noted at housekeeping, then filled in one
+    # pass; a store that holds far more than it noted (it crashed before noting)
+    # must still answer "seen" for every mark after a reopen, never "new".
+    store = TaskStore.open(tmp_path / "task-00000", 0, create=True)
+    txn = store.transaction(grouped=True)
+    for i in range(30_000):
+        txn.mark_seen(f"e-{i}", now_ms=1_000)
+    txn.flush()
+    store.expire(outbox_before_ms=0, seen_before_ms=0)  # housekeeping notes 30,000
+    txn = store.transaction(grouped=True)
+    for i in range(30_000, 250_000):
+        txn.mark_seen(f"e-{i}", now_ms=1_000)
+    txn.flush()
+    store.close()
+    reopened = TaskStore.open(store.path, 0)
+    try:
+        assert all(reopened.maybe_seen(f"e-{i}") for i in range(0, 250_000, 7))
+        # ... and sized for all of them, so "possibly seen" stays rare (~1%).
+        assert len(reopened._seen) == 250_000 and not reopened._seen.full
+        assert sum(reopened.maybe_seen(f"new-{i}") for i in range(10_000)) < 300
+        assert reopened.transaction().seen("e-249999") and not reopened.transaction().seen("e-new")
+    finally:
+        reopened.close()
