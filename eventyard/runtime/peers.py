@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["PeerWatch", "receiving_threads"]
+__all__ = ["PeerWatch", "receiving_threads", "CUT_OFF"]
 
 _TASKS = Path("/proc/self/task")
+# Exit code of a worker (and of `eventyard run`) that ended because another process
+# of its cluster is gone.
+CUT_OFF = 3
 
 
 def receiving_threads(tasks: Path = _TASKS) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.exits import describe_exit, first_exit
 from eventyard.runtime.lock import PipelineLock
+from eventyard.runtime.peers import CUT_OFF, PeerWatch, receiving_threads
 from eventyard.runtime.settings_record import write_record
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from eventyard.pipelines import get_pipeline
@@ -28,6 +30,12 @@ from eventyard.state import StateDirectory
 __all__ = ["PipelineSupervisor"]
 
 log = logging.getLogger(__name__)
+
+# A worker notices by itself when its cluster connection is gone (runtime/peers.py,
+# 5 s). Its watch is a Python thread, though: a worker whose Python threads are
+# starved (seen once in CI: 2 minutes) would hold this machine. Watched from here too,
+# a worker cut off for this long is ended.
+BACKSTOP_GRACE_S = 20.0
 
 
 def worker_command(pipeline: str, config_file: Path | None = None) -> list[str]:
@@ -62,6 +70,8 @@ class PipelineSupervisor:
         self.cluster = cluster
         self.children: list[subprocess.Popen[bytes]] = []
         self.lock: PipelineLock | None = None
+        self._stopping = threading.Event()
+        self._cut_off: set[int] = set()  # pids of workers this process ended as cut off
 
     def prepare(self, layout: ClusterLayout) -> None:
         """Check what workers need before any starts, so errors are reported once."""
@@ -102,15 +112,27 @@ class PipelineSupervisor:
                                                   pass_fds=(self.lock.fileno(),)))
         log.info("started %s with %d process(es): %s", self.pipeline, len(layout.local),
                  ", ".join(str(c.pid) for c in self.children))
+        if layout.addresses:
+            for child in self.children:
+                PeerWatch(layout.processes - 1, lambda c=child: self._end_cut_off(c), self._stopping.is_set,
+                          grace=BACKSTOP_GRACE_S,
+                          count=lambda pid=child.pid: receiving_threads(Path(f"/proc/{pid}/task"))).start()
         if layout.machines > 1:
             log.info("machine %d of %d in the cluster: processes %d-%d of %d (%s)", layout.machine,
                      layout.machines, layout.local[0], layout.local[-1], layout.processes, addresses)
+
+    def _end_cut_off(self, child: subprocess.Popen[bytes]) -> None:
+        if child.poll() is None:
+            log.error("worker pid %d: its cluster connection is gone for %.0f s and it has not ended; "
+                      "killing it", child.pid, BACKSTOP_GRACE_S)
+            self._cut_off.add(child.pid)
+            child.kill()
 
     def wait(self) -> int:
         """Block until a worker exits; then stop the rest. Returns the exit code of
         the first worker that ended (128 + N if signal N ended it, as a shell does)."""
         exited = first_exit(self.children)
-        code = exited.returncode
+        code = CUT_OFF if exited.pid in self._cut_off else exited.returncode
         if code != 0:
             log.error("worker pid %d %s; stopping the others", exited.pid, describe_exit(code))
         self.stop()
@@ -118,6 +140,7 @@ class PipelineSupervisor:
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM every worker, wait up to `grace` seconds, then SIGKILL."""
+        self._stopping.set()
         for child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

@@ -23,14 +23,12 @@ from eventyard.importing import project_on_path
 from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas
-from eventyard.runtime.peers import PeerWatch, receiving_threads
+from eventyard.runtime.peers import CUT_OFF, PeerWatch, receiving_threads
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_flow
 
 log = logging.getLogger("eventyard.worker")
 
-# Exit code of a worker that ended because another process of its cluster is gone.
-CUT_OFF = 3
 # A stop waits for the other processes of the cluster; one that stopped alone, or
 # whose `eventyard run` was killed, would wait forever (before the supervisor's 30 s).
 STOP_DEADLINE_S = 20.0
