@@ -113,18 +113,21 @@ class PipelineSupervisor:
         log.info("started %s with %d process(es): %s", self.pipeline, len(layout.local),
                  ", ".join(str(c.pid) for c in self.children))
         if layout.addresses:
-            for child in self.children:
-                PeerWatch(layout.processes - 1, lambda c=child: self._end_cut_off(c), self._stopping.is_set,
-                          grace=BACKSTOP_GRACE_S,
-                          count=lambda pid=child.pid: receiving_threads(Path(f"/proc/{pid}/task"))).start()
+            self.watch_peers(layout.processes - 1)
         if layout.machines > 1:
             log.info("machine %d of %d in the cluster: processes %d-%d of %d (%s)", layout.machine,
                      layout.machines, layout.local[0], layout.local[-1], layout.processes, addresses)
 
-    def _end_cut_off(self, child: subprocess.Popen[bytes]) -> None:
+    def watch_peers(self, peers: int, grace: float = BACKSTOP_GRACE_S) -> None:
+        """End a worker whose connections to its `peers` are gone for `grace` s."""
+        for child in self.children:
+            PeerWatch(peers, lambda c=child: self._end_cut_off(c, grace), self._stopping.is_set, grace=grace,
+                      count=lambda pid=child.pid: receiving_threads(Path(f"/proc/{pid}/task"))).start()
+
+    def _end_cut_off(self, child: subprocess.Popen[bytes], grace: float) -> None:
         if child.poll() is None:
             log.error("worker pid %d: its cluster connection is gone for %.0f s and it has not ended; "
-                      "killing it", child.pid, BACKSTOP_GRACE_S)
+                      "killing it", child.pid, grace)
             self._cut_off.add(child.pid)
             child.kill()
 

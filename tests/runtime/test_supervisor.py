@@ -49,3 +49,25 @@ def test_python_dash_m_eventyard_works_in_a_project_with_its_own_config_package(
 def test_a_process_count_beyond_what_the_sink_supports_is_refused_before_any_start(make_settings):
     with pytest.raises(ConfigError, match="--processes must be between 1 and 256"):
         PipelineSupervisor("order_saga", make_settings(), processes=MAX_PROCESSES + 1)
+
+
+# A stand-in worker: one thread named as timely's receiving thread, which ends (its
+# connection is gone) while the process lives on, as a worker whose own watch never
+# gets to run would.
+_CUT_OFF_WORKER = """
+import ctypes, threading, time
+libc = ctypes.CDLL(None)
+def receive():
+    libc.prctl(15, b"timely:recv-1", 0, 0, 0)  # PR_SET_NAME: this thread's comm
+    time.sleep(1.5)
+threading.Thread(target=receive).start()
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_worker_cut_off_from_its_cluster_is_ended_by_eventyard_run_if_it_does_not_end_itself(make_settings):
+    supervisor = PipelineSupervisor("order_saga", make_settings(), processes=1)
+    supervisor.children = [subprocess.Popen([sys.executable, "-c", _CUT_OFF_WORKER])]
+    supervisor.watch_peers(1, grace=0.5)
+    assert supervisor.wait() == 3  # CUT_OFF, as when the worker ends itself
