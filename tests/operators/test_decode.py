@@ -5,10 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventyard.core.catalog import EventCatalog
 from eventyard.core.deadletter import DeadLetterRecord
 from eventyard.core.records import OutRecord
 from eventyard.demo.bad_input import bad_messages
-from eventyard.operators.decode import Decoder, Inbound
+from eventyard.operators.decode import Decoder, EnvelopeReader, Inbound
 from eventyard.pipelines import get_pipeline
 
 
@@ -105,7 +106,7 @@ def test_the_one_pass_decode_decides_as_envelope_then_payload(decoder, make_mess
     # what the two-step path accepts, with the same fields and payload, and leave
     # every refusal (and its message) to the two-step path.
     two_step = Decoder("order_saga", get_pipeline("order_saga").catalog, decoder.max_event_bytes, decoder.max_hops)
-    two_step._typed = None
+    two_step._reader = EnvelopeReader(EventCatalog([]))  # no one pass: every event in two steps
     msg = make_message(OutRecord("orders", key, orjson.dumps(envelope)))
     fast, slow = decoder(msg), two_step(msg)
     assert type(fast) is type(slow)
