@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
 
 from eventyard.config import EventyardSettings
 from eventyard.broker import EmbeddedBroker
@@ -34,6 +36,15 @@ REPO = Path(__file__).resolve().parent.parent
 # Pipeline transports (kafka.client). Tests marked `both_transports` run on each
 # listed in EVENTYARD_TEST_TRANSPORTS, the rest on the first one listed.
 TRANSPORTS = tuple(os.environ.get("EVENTYARD_TEST_TRANSPORTS", "kafka-python,confluent").split(","))
+
+
+# Property tests here run real RocksDB stores and engines: an example can take
+# longer than hypothesis's per-example deadline, and generation can stall when the
+# box does (seen once in CI: one draw took 1.3 s). Neither is what they test. Their
+# fixtures are factories, used afresh inside each example.
+settings.register_profile("eventyard", deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("eventyard")
 
 
 def pytest_configure(config: pytest.Config) -> None:

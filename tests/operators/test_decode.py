@@ -2,7 +2,7 @@ import pickle
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventyard.core.catalog import EventCatalog
@@ -100,7 +100,7 @@ _ENVELOPES = _envelopes()
 
 
 @given(envelope=_ENVELOPES, key=st.sampled_from([b"o-1", b"o-2"]))
-@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=500)
 def test_the_one_pass_decode_decides_as_envelope_then_payload(decoder, make_message, envelope, key):
     # Generated envelopes, mostly broken ones: the fast path must accept exactly
     # what the two-step path accepts, with the same fields and payload, and leave

@@ -4,7 +4,7 @@ outbox entries apart from every other (issue 16: U+0000 used to lose timers)."""
 from __future__ import annotations
 
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from eventyard.core.records import SourceMessage
@@ -21,8 +21,7 @@ def _message(aggregate: str, offset: int, event_id: str) -> SourceMessage:
     return SourceMessage("orders", 0, offset, record.key, record.value, (), T0 + offset)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(ids=st.lists(AGGREGATE_IDS, min_size=1, max_size=4, unique=True))
 def test_any_aggregate_id_keeps_its_own_state_timers_dedup_and_outbox(make_task, tmp_path_factory, ids):
     task = make_task(root=tmp_path_factory.mktemp("keys"), order_saga__payment_reminder_after="1s",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from eventyard.core.records import OutRecord, SourceMessage
@@ -88,8 +88,7 @@ def _in_order(make_task, topics) -> tuple[dict, set[str]]:
 
 
 # No shrinking: a failure prints the generated case as is (shrinking took minutes).
-@settings(max_examples=40, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=40, derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(topics=workloads(), data=st.data())
 def test_any_read_interleaving_with_a_crash_gives_the_in_order_outcome(make_task, tmp_path_factory, topics, data):
     # Each example gets fresh stores: hypothesis runs many examples in one test call.

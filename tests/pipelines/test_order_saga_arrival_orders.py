@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventyard.core.records import OutRecord, SourceMessage
@@ -173,8 +173,7 @@ def _in_event_time_order(order: Order, arrival: list[int]) -> list[int]:
 INSTANCE = ("state", "data", "finished", "seen", "version", "timers")
 
 
-@settings(max_examples=60, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, derandomize=True)
 @given(data=st.data(), order=orders())
 def test_every_arrival_order_gives_the_in_order_outcome(stores, offsets, make_engine, data, order):
     duplicated = data.draw(st.lists(st.integers(0, len(order.events) - 1), max_size=2), label="re-sent")
