@@ -126,8 +126,8 @@ class PipelineSupervisor:
 
     def _end_cut_off(self, child: subprocess.Popen[bytes], grace: float) -> None:
         if child.poll() is None:
-            log.error("worker pid %d: its cluster connection is gone for %.0f s and it has not ended; "
-                      "killing it", child.pid, grace)
+            log.error("worker pid %d: the connection to another process of the cluster is gone (for %.0f s, "
+                      "and the worker has not ended by itself); killing it", child.pid, grace)
             self._cut_off.add(child.pid)
             child.kill()
 
