@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from eventyard.core.values import quick_init
 from eventyard.core.catalog import Payload
 from eventyard.core.envelope import Envelope
 from eventyard.core.errors import OperatorDefinitionError
@@ -52,6 +53,7 @@ class RetryableError(Exception):
     """Raise from a handler for a failure that may succeed if tried again."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """What a handler receives: the input record, its envelope and validated payload."""
@@ -77,6 +79,7 @@ class Event:
         return self.envelope.event_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Timer:
     """A fired timer: its name, when it was due, and its stable identity."""
@@ -86,6 +89,7 @@ class Timer:
     id: str  # names the firing; output IDs derive from it
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Emit:
     output: str

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
+from eventyard.core.values import quick_init
 from eventyard.observe import metrics
 from eventyard.core.catalog import EventCatalog, EventSpec, Payload
 from eventyard.core.deadletter import DeadLetterRecord, Reason
@@ -24,6 +25,7 @@ __all__ = ["Inbound", "Decoder", "STEP", "EnvelopeReader"]
 STEP = "decode"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A valid event on its way to the operators."""

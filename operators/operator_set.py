@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from eventyard.core.values import quick_init
 from eventyard.core.errors import OperatorDefinitionError
 from eventyard.core.records import OutRecord
 from eventyard.operators.api import Event
@@ -26,6 +27,7 @@ __all__ = ["Delivery", "OperatorSet", "REKEYED_FROM"]
 REKEYED_FROM = "eventyard.rekeyed_from"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One valid input event for one operator's key."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rocksdict import AccessType, Options, Rdict, WriteBatch
 
+from eventyard.core.values import quick_init
 from eventyard.core.errors import StoreCorruptError, StoreLockedError, StoreMissingError
 from eventyard.core.records import OutRecord
 from eventyard.state import keys
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["TaskStore", "TimerEntry", "OutboxEntry", "stores_opened_here"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TimerEntry:
     due_ms: int
@@ -41,6 +43,7 @@ class TimerEntry:
     name: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     seq: int

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eventyard.core.values import quick_init
+
 __all__ = ["Headers", "SourceMessage", "OutRecord"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SourceMessage:
     topic: str
@@ -30,6 +33,7 @@ class SourceMessage:
                                self.timestamp_ms)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OutRecord:
     """One record to publish: the sink sends it as is. `timestamp_ms` None lets the

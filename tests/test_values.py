@@ -1,0 +1,66 @@
+"""quick_init: a faster constructor that changes nothing a user of the class sees."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eventyard.core.records import OutRecord, SourceMessage
+from eventyard.core.values import quick_init
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plain:
+    a: int
+    b: str = "x"
+    c: tuple[int, ...] = ()
+
+
+@quick_init
+@dataclasses.dataclass(frozen=True, slots=True)
+class Quick:
+    a: int
+    b: str = "x"
+    c: tuple[int, ...] = ()
+
+
+@given(st.integers(), st.text(), st.lists(st.integers()).map(tuple), st.booleans(), st.booleans())
+def test_a_quick_class_builds_what_the_dataclass_builds(a: int, b: str, c: tuple[int, ...],
+                                                        give_b: bool, give_c: bool) -> None:
+    kwargs = {**({"b": b} if give_b else {}), **({"c": c} if give_c else {})}
+    plain, quick = Plain(a, **kwargs), Quick(a, **kwargs)
+    assert dataclasses.astuple(quick) == dataclasses.astuple(plain)
+    assert repr(quick).removeprefix("Quick") == repr(plain).removeprefix("Plain")
+    assert quick == Quick(a, **kwargs) and hash(quick) == hash(Quick(a, **kwargs))
+    assert pickle.loads(pickle.dumps(quick)) == quick
+    assert dataclasses.replace(quick, a=a + 1).a == a + 1
+
+
+def test_a_quick_class_is_still_frozen_and_checks_its_arguments() -> None:
+    value = Quick(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.a = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Quick()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Quick(1, "y", (), 4)  # type: ignore[call-arg]
+
+
+def test_the_engine_values_use_it() -> None:
+    msg = SourceMessage("orders", 0, 7, b"k", b"{}", (), 1)
+    assert (msg.topic, msg.offset, msg.timestamp_ms) == ("orders", 7, 1)
+    assert OutRecord("t", None, b"v").headers == ()
+
+
+def test_what_it_cannot_reproduce_is_refused_at_definition() -> None:
+    with pytest.raises(TypeError, match="frozen slotted"):
+        quick_init(dataclasses.dataclass(frozen=True)(type("NoSlots", (), {"__annotations__": {"a": int}})))
+    with pytest.raises(TypeError, match="cannot reproduce"):
+        @quick_init
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class WithFactory:
+            a: list[int] = dataclasses.field(default_factory=list)
