@@ -49,6 +49,7 @@ class EventTimeMerge:
         self._input_ms: dict[tuple[str, int], int] = {tp: 0 for tp in partitions}
         self._count = 0
         self._bytes = 0
+        self._vouched: int | None = None  # vouched_ms(), until a queue empties or an input time moves
         self.stream_ms = 0  # the newest timestamp released: the task's stream time
 
     # -- feeding -------------------------------------------------------------------
@@ -62,12 +63,14 @@ class EventTimeMerge:
             queue.append(msg)
             self._bytes += len(msg.value or b"")
         self._count += len(records)
+        self._vouched = None
 
     def set_input_time(self, topic: str, partition: int, input_ms: int) -> None:
         """How far the partition has been read, in event time (see module doc)."""
         tp = (topic, partition)
         if input_ms > self._input_ms[tp]:
             self._input_ms[tp] = input_ms
+            self._vouched = None
 
     def buffered(self, topic: str, partition: int) -> int:
         return len(self._queues[(topic, partition)])
@@ -80,11 +83,14 @@ class EventTimeMerge:
         """Event time up to which every partition has been read. A partition with
         records waiting vouches for at least the next record of all (the head), so
         only empty partitions bound it; with none empty it is unbounded."""
+        if self._vouched is not None:  # asked once per released record; it rarely moves
+            return self._vouched
         low = _UNBOUNDED
         queues = self._queues
         for tp, input_ms in self._input_ms.items():
             if not queues[tp] and input_ms < low:
                 low = input_ms
+        self._vouched = low
         return low
 
     def head_ms(self) -> int | None:
@@ -100,6 +106,8 @@ class EventTimeMerge:
         if queue:
             nxt = queue[0]
             heapq.heappush(self._heads, (nxt.timestamp_ms, topic, partition, nxt.offset))
+        else:
+            self._vouched = None  # an emptied partition vouches with its input time now
         self._count -= 1
         self._bytes -= len(msg.value or b"")
         if ts > self.stream_ms:
