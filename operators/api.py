@@ -104,6 +104,7 @@ class Context(ABC, Generic[S]):
     key: str
     now: datetime  # event time: the input's timestamp, or the timer's due time
     now_ms: int  # the same instant in epoch milliseconds (how timers and records store time)
+    emits: list[Emit]  # what this call emitted so far, in order (emit() appends to it)
 
     @property
     @abstractmethod

@@ -63,7 +63,7 @@ class Instance:
         seen_types: Collection[str],  # event types applied so far (a short list)
         finished: bool,
         now: Callable[[], datetime],  # the handler context's event time, read when asked
-        emit: Callable[..., None],  # Context.emit of the handler call
+        emits: list[Emit],  # the handler context's outputs (Context.emit appends to it too)
     ) -> None:
         self.aggregate_id = aggregate_id
         self.state = state
@@ -72,7 +72,7 @@ class Instance:
         self.finished = finished
         self._timers = timers
         self._seen = seen_types
-        self._emit = emit
+        self._emits = emits
         self.timer_changes: dict[str, timedelta | None] = {}
         self.ignored: str | None = None  # set by ignore(): the event changed nothing, on purpose
 
@@ -101,14 +101,16 @@ class Instance:
         self.ignored = reason
 
     # -- outputs ----------------------------------------------------------------
+    # Each appends its Emit itself: passing **payload down through emit() and
+    # Context.emit packed the same keywords into a new dict twice per output.
     def emit(self, output: str, type: str, **payload: Any) -> None:
-        self._emit(output, type, **payload)
+        self._emits.append(Emit(output, type, payload))
 
     def command(self, type: str, **payload: Any) -> None:
-        self.emit("commands", type, **payload)
+        self._emits.append(Emit("commands", type, payload))
 
     def event(self, type: str, **payload: Any) -> None:
-        self.emit("events", type, **payload)
+        self._emits.append(Emit("events", type, payload))
 
     # -- timers -------------------------------------------------------------------
     def expect(self, timer: str, within: timedelta) -> None:
