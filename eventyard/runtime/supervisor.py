@@ -20,7 +20,7 @@ from eventyard.kafka.transport import describe
 from eventyard.orphans import ending_with_this_process
 from eventyard.runtime.exits import describe_exit, first_exit
 from eventyard.runtime.lock import PipelineLock
-from eventyard.runtime.peers import CUT_OFF, PeerWatch, receiving_threads
+from eventyard.runtime.peers import CUT_OFF, PeerWatch, cluster_threads
 from eventyard.runtime.settings_record import write_record
 from eventyard.runtime.cluster import ClusterLayout, check_layout, check_process_count, init_recovery_share
 from eventyard.pipelines import get_pipeline
@@ -32,9 +32,9 @@ __all__ = ["PipelineSupervisor"]
 log = logging.getLogger(__name__)
 
 # A worker notices by itself when its cluster connection is gone (runtime/peers.py,
-# 5 s). Its watch is a Python thread, though: a worker whose Python threads are
-# starved (seen once in CI: 2 minutes) would hold this machine. Watched from here too,
-# a worker cut off for this long is ended.
+# 5 s). Watched from here too, a worker cut off for this long is ended: a backstop for
+# a worker whose watch cannot tell (in CI one waited 2 minutes: its watch had first
+# looked after the peer was gone, since fixed) or does not get to run.
 BACKSTOP_GRACE_S = 20.0
 
 
@@ -122,7 +122,7 @@ class PipelineSupervisor:
         """End a worker whose connections to its `peers` are gone for `grace` s."""
         for child in self.children:
             PeerWatch(peers, lambda c=child: self._end_cut_off(c, grace), self._stopping.is_set, grace=grace,
-                      count=lambda pid=child.pid: receiving_threads(Path(f"/proc/{pid}/task"))).start()
+                      count=lambda pid=child.pid: cluster_threads(Path(f"/proc/{pid}/task"))).start()
 
     def _end_cut_off(self, child: subprocess.Popen[bytes], grace: float) -> None:
         if child.poll() is None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from eventyard.runtime.peers import PeerWatch, receiving_threads
+from eventyard.runtime.peers import PeerWatch, cluster_threads, receiving_threads
+
+Counts = tuple[int, int]  # timely's (receiving, sending) threads
 
 
-def _counts(values: list[int]) -> tuple[Callable[[], int], threading.Event]:
-    """A receiving-thread count that plays `values`, then repeats the last; the event
-    is set once all were read."""
-    played: Iterator[int] = iter(values)
+def _counts(values: list[Counts]) -> tuple[Callable[[], Counts], threading.Event]:
+    """Thread counts that play `values`, then repeat the last; the event is set once
+    all were read."""
+    played: Iterator[Counts] = iter(values)
     done = threading.Event()
     last = values[-1]
 
-    def count() -> int:
+    def count() -> Counts:
         value = next(played, None)
         if value is None:
             done.set()
@@ -25,7 +27,7 @@ def _counts(values: list[int]) -> tuple[Callable[[], int], threading.Event]:
     return count, done
 
 
-def _watch(values: list[int], stopping: Callable[[], bool] = lambda: False) -> tuple[threading.Event, threading.Event]:
+def _watch(values: list[Counts], stopping: Callable[[], bool] = lambda: False) -> tuple[threading.Event, threading.Event]:
     lost = threading.Event()
     count, done = _counts(values)
     PeerWatch(2, lost.set, stopping, interval=0.001, grace=0.01, count=count).start()
@@ -33,12 +35,18 @@ def _watch(values: list[int], stopping: Callable[[], bool] = lambda: False) -> t
 
 
 def test_a_peer_lost_after_all_were_connected_ends_the_worker():
-    lost, _ = _watch([0, 1, 2, 2, 1])
+    lost, _ = _watch([(0, 0), (1, 1), (2, 2), (2, 2), (1, 1)])
+    assert lost.wait(10)
+
+
+def test_a_peer_lost_before_the_watch_first_looked_ends_the_worker():
+    # The receiving thread was gone at the first look; the send thread stays behind.
+    lost, _ = _watch([(1, 2)])
     assert lost.wait(10)
 
 
 def test_peers_still_connecting_are_not_a_loss():
-    lost, done = _watch([0, 1, 1, 1, 1] * 20)
+    lost, done = _watch([(0, 0), (1, 1), (1, 1), (1, 1), (1, 1)] * 20)
     assert done.wait(10)
     assert not lost.is_set()
 
@@ -46,11 +54,11 @@ def test_peers_still_connecting_are_not_a_loss():
 def test_a_loss_while_this_worker_is_stopping_is_its_peers_stopping_too():
     stopping = threading.Event()
     lost = threading.Event()
-    count, _ = _counts([2, 2, 1])
+    count, _ = _counts([(2, 2), (2, 2), (1, 2)])
 
-    def count_then_stop() -> int:
+    def count_then_stop() -> Counts:
         value = count()
-        if value == 1:
+        if value[0] == 1:
             stopping.set()  # the peers' connections close because all are being stopped
         return value
 
@@ -59,5 +67,6 @@ def test_a_loss_while_this_worker_is_stopping_is_its_peers_stopping_too():
     assert not lost.is_set()
 
 
-def test_this_process_has_no_receiving_threads_outside_a_cluster():
+def test_this_process_has_no_cluster_threads_outside_a_cluster():
     assert receiving_threads() == 0
+    assert cluster_threads() == (0, 0)
