@@ -108,8 +108,9 @@ class StateSettings(_Section):
     block_cache_mb: int = Field(default=32, ge=8)
     # Decoded workflow records kept in memory per worker process (a few KB each),
     # shared by its task stores: an event of a recently active aggregate skips a
-    # RocksDB read and a JSON decode. 0: none.
-    record_cache: int = Field(default=10_000, ge=0)
+    # RocksDB read and a JSON decode. 0: none. 5,000 cost the engine nothing
+    # against 10,000 (docs/benchmarks.md) and keep ~10-25 MB less at 1M open.
+    record_cache: int = Field(default=5_000, ge=0)
     # Index and filter blocks of SST files in the block cache (bounded by it)
     # rather than held per open file, growing with the data.
     index_in_cache: bool = True

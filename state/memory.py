@@ -43,7 +43,7 @@ _FILE_BUFFER = 16 << 10
 class StoreMemory:
     def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 32 * MB,
                  stores: int = 256, *, bloom_bits_per_key: int = 10,
-                 index_in_cache: bool = True, records: int = 10_000) -> None:
+                 index_in_cache: bool = True, records: int = 5_000) -> None:
         share = memtables_bytes // max(stores, 1)
         # Decoded workflow records kept by each store (TaskStore.cached_instance).
         self.records_per_store = records // max(stores, 1)
@@ -90,7 +90,7 @@ def store_memory() -> StoreMemory:
 
 
 def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256, *,
-                     bloom_bits_per_key: int = 10, index_in_cache: bool = True, records: int = 10_000) -> None:
+                     bloom_bits_per_key: int = 10, index_in_cache: bool = True, records: int = 5_000) -> None:
     """Set the budget before the first store opens (a worker does this at start)."""
     global _current
     _current = StoreMemory(memtables_bytes, block_cache_bytes, stores,
