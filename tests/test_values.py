@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import typing
 
 import pytest
 from hypothesis import given
@@ -37,7 +38,8 @@ def test_a_quick_class_builds_what_the_dataclass_builds(a: int, b: str, c: tuple
     assert repr(quick).removeprefix("Quick") == repr(plain).removeprefix("Plain")
     assert quick == Quick(a, **kwargs) and hash(quick) == hash(Quick(a, **kwargs))
     assert pickle.loads(pickle.dumps(quick)) == quick
-    assert dataclasses.replace(quick, a=a + 1).a == a + 1
+    replaced = dataclasses.replace(quick, a=a + 1)  # through the new __init__
+    assert dataclasses.astuple(replaced) == dataclasses.astuple(dataclasses.replace(plain, a=a + 1))
 
 
 def test_a_quick_class_is_still_frozen_and_checks_its_arguments() -> None:
@@ -51,9 +53,26 @@ def test_a_quick_class_is_still_frozen_and_checks_its_arguments() -> None:
 
 
 def test_the_engine_values_use_it() -> None:
+    for cls in (SourceMessage, OutRecord):
+        assert "__quick_set_0" in cls.__init__.__code__.co_freevars
     msg = SourceMessage("orders", 0, 7, b"k", b"{}", (), 1)
     assert (msg.topic, msg.offset, msg.timestamp_ms) == ("orders", 7, 1)
     assert OutRecord("t", None, b"v").headers == ()
+
+
+def test_its_signature_reads_as_the_dataclass_one() -> None:
+    assert typing.get_type_hints(Quick.__init__) == typing.get_type_hints(Plain.__init__)
+    assert Quick.__init__.__qualname__ == "Quick.__init__"
+
+
+def test_fields_named_like_its_own_variables_are_fine() -> None:
+    @quick_init
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Odd:
+        self: int
+        _set_self: int = 2
+
+    assert (Odd(1).self, Odd(1)._set_self, Odd(1, 3)._set_self) == (1, 2, 3)
 
 
 def test_what_it_cannot_reproduce_is_refused_at_definition() -> None:
@@ -64,3 +83,17 @@ def test_what_it_cannot_reproduce_is_refused_at_definition() -> None:
         @dataclasses.dataclass(frozen=True, slots=True)
         class WithFactory:
             a: list[int] = dataclasses.field(default_factory=list)
+    with pytest.raises(TypeError, match="cannot reproduce"):
+        @quick_init
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class WithInitVar:
+            a: int
+            b: dataclasses.InitVar[int] = 0
+    with pytest.raises(TypeError, match="cannot reproduce"):
+        @quick_init
+        @dataclasses.dataclass(frozen=True, slots=True, init=False)
+        class OwnInit:
+            a: int
+
+            def __init__(self) -> None:
+                object.__setattr__(self, "a", 1)

@@ -10,6 +10,7 @@ slotted class, each slot's descriptor sets it directly: ~390 ns, still frozen.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, TypeVar
 
 __all__ = ["quick_init"]
@@ -27,24 +28,31 @@ def quick_init(cls: type[T]) -> type[T]:
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"quick_init is for frozen slotted dataclasses, not {cls.__qualname__}")
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if hasattr(cls, "__post_init__") or any(
+    declared = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    if not params.init or hasattr(cls, "__post_init__") or len(declared) != len(fields) or any(
             not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields):
         raise TypeError(f"quick_init cannot reproduce the __init__ of {cls.__qualname__}")
-    scope: dict[str, Any] = {}
+    # As dataclasses does: the setters and defaults are closure cells of a maker, the
+    # module's globals are the function's (typing.get_type_hints resolves its
+    # annotations there), and its own names start with __quick_ (no field clashes).
+    closure: dict[str, Any] = {}
     params_src, body = [], []
-    for f in fields:
-        scope[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+    for i, f in enumerate(fields):
+        closure[f"__quick_set_{i}"] = getattr(cls, f.name).__set__
         if f.default is dataclasses.MISSING:
             params_src.append(f.name)
         else:
-            scope[f"_default_{f.name}"] = f.default
-            params_src.append(f"{f.name}=_default_{f.name}")
-        body.append(f"    _set_{f.name}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params_src)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(source, scope)  # as dataclasses builds its own __init__
-    init = scope["__init__"]
+            closure[f"__quick_default_{i}"] = f.default
+            params_src.append(f"{f.name}=__quick_default_{i}")
+        body.append(f"        __quick_set_{i}(__quick_self, {f.name})")
+    source = (f"def __quick_make({', '.join(closure)}):\n"
+              f"    def __init__(__quick_self, {', '.join(params_src)}):\n"
+              + ("\n".join(body) or "        pass") + "\n    return __init__\n")
+    made: dict[str, Any] = {}
+    exec(source, sys.modules[cls.__module__].__dict__, made)  # as dataclasses builds its own __init__
+    init = made["__quick_make"](**closure)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
     init.__doc__ = cls.__init__.__doc__
+    init.__annotations__ = {**cls.__init__.__annotations__}
     cls.__init__ = init  # type: ignore[misc]
     return cls

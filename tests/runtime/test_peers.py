@@ -70,3 +70,14 @@ def test_a_loss_while_this_worker_is_stopping_is_its_peers_stopping_too():
 def test_this_process_has_no_cluster_threads_outside_a_cluster():
     assert receiving_threads() == 0
     assert cluster_threads() == (0, 0)
+
+
+def test_cluster_threads_counts_timelys_receiving_and_sending_threads_by_name(tmp_path):
+    # /proc/PID/task/TID/comm as the kernel shows it: the thread's name and a newline.
+    for tid, name in enumerate(["python", "timely:recv-1", "timely:recv-2", "timely:send-1", "timely:work-0"]):
+        (tmp_path / str(tid)).mkdir()
+        (tmp_path / str(tid) / "comm").write_text(name + "\n")
+    (tmp_path / "99").mkdir()  # a thread that ended between the listing and the read
+    assert cluster_threads(tmp_path) == (2, 1)
+    assert receiving_threads(tmp_path) == 2
+    assert cluster_threads(tmp_path / "missing") is None
