@@ -16,9 +16,10 @@ class Scale:
     open_small: int  # open workflows, memory baseline ("100k")
     open_large: int  # open workflows for memory, timers and recovery ("1M")
     timer_probes: int  # timers that come due while `open_large` stay pending
-    # Replay's -p 1 vs -p 2 ratio needs a replay long enough that start-up (fork,
-    # decisions topic, store opens: ~0.5-0.9 s) is not most of it: 10,000 orders
-    # (26,690 events, ~2.6 s) read 1.27-1.43x, 40,000 orders 1.75-1.94x.
+    # Replay's -p 1 vs -p 2 ratio needs a replay long enough that start-up (-p 2:
+    # fork, decisions topic, store opens, ~0.8-0.9 s) is not a large part of it: at
+    # 10,000 orders (26,690 events) it was ~40% of the -p 2 run, which read
+    # 1.27-1.43x; 40,000 orders read 1.75-1.94x.
     replay_orders: int
     profile_seconds: float
     note: str  # how this scale departs from issue 7's sizes, for the report
