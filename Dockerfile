@@ -7,7 +7,13 @@ COPY pipelines ./pipelines
 COPY operators ./operators
 COPY state ./state
 COPY config ./config
-RUN pip install --no-cache-dir .
+# gcc and OpenSSL's headers build the compiled output path (eventyard.core._native);
+# removed again after the build, the runtime needs only libssl3, which the image has.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
+    && pip install --no-cache-dir . \
+    && python -c "from eventyard.core.native import compiled; assert compiled is not None, 'not compiled'" \
+    && apt-get purge -y gcc libc6-dev libssl-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 ENV EVENTYARD_STATE__DIR=/data/state \
     EVENTYARD_RECOVERY__DIR=/data/recovery
 VOLUME ["/data"]

@@ -6,7 +6,8 @@ import orjson
 
 from eventyard.core.envelope import Envelope, iso_utc
 from eventyard.core.records import OutRecord, SourceMessage
-from eventyard.core.routing import derived_event_ids
+from eventyard.core.native import compiled
+from eventyard.core.routing import NAMESPACE_BYTES, derived_event_ids
 from eventyard.observe import tracing
 from eventyard.operators.api import Emit
 from eventyard.state import TimerEntry
@@ -28,22 +29,29 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
                    parent: tracing.TraceParent | None = None) -> list[OutRecord]:
     """Output `index` of `cause_id` is named `derived_event_id(cause_id, index)`, so a
     re-run emits the same bytes under the same ID."""
-    occurred = iso_utc(now_ms)
     trace_id = cause.trace_id if cause and cause.trace_id else correlation_id
     # W3C trace context: same trace as the input (resolved once per cause), a
     # span named by each output's ID, so a re-emitted record has identical headers.
     w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
     causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
+    # every envelope of this cause: these fields between event_id/type and payload
+    common = {"aggregate_id": key, "occurred_at": iso_utc(now_ms), "producer": pipeline, "schema_version": 1,
+              "trace_id": trace_id, "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops}
     trace_headers = tracing.ChildHeaders(parent, w3c_trace)
-    record_key = key.encode()
+    if compiled is not None:
+        head, tail, state = trace_headers.parts()
+        return compiled.envelope_records(NAMESPACE_BYTES, cause_id, emits, topics, common, key.encode(),
+                                         tracing.SPAN_DOMAIN, tracing.TRACEPARENT, head, tail, state,
+                                         OutRecord, orjson.dumps)
+    return _envelope_records(cause_id, emits, topics, common, key.encode(), trace_headers)
+
+
+def _envelope_records(cause_id: str, emits: list[Emit], topics: list[str], common: dict[str, object],
+                      record_key: bytes, trace_headers: tracing.ChildHeaders) -> list[OutRecord]:
+    # the pure-Python twin of eventyard.core._native.envelope_records
     records: list[OutRecord] = []
     for emit, topic, event_id in zip(emits, topics, derived_event_ids(cause_id, 0, len(emits))):
-        envelope = {
-            "event_id": event_id, "type": emit.type, "aggregate_id": key, "occurred_at": occurred,
-            "producer": pipeline, "schema_version": 1, "trace_id": trace_id,
-            "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops,
-            "payload": emit.payload,
-        }
+        envelope = {"event_id": event_id, "type": emit.type, **common, "payload": emit.payload}
         headers = (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()))
         records.append(OutRecord(topic, record_key, orjson.dumps(envelope), headers + trace_headers(event_id)))
     return records

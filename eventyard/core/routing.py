@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-__all__ = ["murmur2", "task_of", "derived_event_id", "derived_event_ids"]
+from eventyard.core.native import compiled
+
+__all__ = ["murmur2", "task_of", "derived_event_id", "derived_event_ids", "NAMESPACE_BYTES"]
 
 # Fixed namespace: output IDs must be identical across processes and restarts.
 _ID_NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
-_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+NAMESPACE_BYTES = _ID_NAMESPACE.bytes
 _VARIANT = {c: "89ab"[int(c, 16) & 0x3] for c in "0123456789abcdef"}
 _sha1 = hashlib.sha1
 
@@ -51,13 +53,13 @@ def derived_event_id(cause_id: str, index: int) -> str:
     return derived_event_ids(cause_id, index, index + 1)[0]
 
 
-def derived_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
+def _derived_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
     """`derived_event_id(cause_id, i)` for i in range(start, stop), hashing the
     shared prefix of their names once."""
     # uuid5 (RFC 4122 name-based SHA-1) spelled from the digest's hex, without
     # building UUID objects: the same string as str(uuid.uuid5(_ID_NAMESPACE, name)),
     # name = f"{cause_id}#{index}", at a quarter of the cost; it runs for every output.
-    prefix = _sha1(_NAMESPACE_BYTES + cause_id.encode() + b"#")
+    prefix = _sha1(NAMESPACE_BYTES + cause_id.encode() + b"#")
     ids = []
     for index in range(start, stop):
         digest = prefix.copy()
@@ -66,3 +68,14 @@ def derived_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
         # version nibble 5; variant bits 10xx in the first nibble of the fourth group
         ids.append(f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}")
     return ids
+
+
+def _compiled_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
+    return _uuid5_ids(NAMESPACE_BYTES, cause_id, start, stop)
+
+
+if compiled is not None:
+    _uuid5_ids = compiled.uuid5_ids
+    derived_event_ids = _compiled_event_ids
+else:
+    derived_event_ids = _derived_event_ids

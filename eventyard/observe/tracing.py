@@ -20,14 +20,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from eventyard.core.native import compiled
+
 __all__ = [
-    "TRACEPARENT", "TRACESTATE", "SAMPLED", "TraceParent",
+    "TRACEPARENT", "TRACESTATE", "SAMPLED", "SPAN_DOMAIN", "TraceParent",
     "parse_traceparent", "extract", "trace_id_for", "trace_id_of", "span_id_for",
     "output_headers", "child_headers", "ChildHeaders",
 ]
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+SPAN_DOMAIN = b"eventyard.span:"  # hashed before an output's event_id into its span id
 SAMPLED = 0x01
 _TRACESTATE_MAX = 512  # what the spec asks every vendor to propagate at least
 
@@ -119,11 +122,14 @@ def _tracestate(values: list[bytes]) -> str | None:
     return joined
 
 
-def _hex_digest(domain: bytes, text: str, chars: int) -> str:
+def _py_hex_digest(domain: bytes, text: str, chars: int) -> str:
     digest = hashlib.sha256(domain + text.encode("utf-8", "surrogatepass")).hexdigest()
     head = digest[:chars]
     # An all-zero id is invalid; take the next chars of the digest (never all zero twice in practice).
     return head if head.strip("0") else digest[chars:2 * chars]
+
+
+_hex_digest = compiled.sha256_hex_id if compiled is not None else _py_hex_digest
 
 
 @functools.lru_cache(maxsize=16_384)  # one hash per aggregate's trace, not one per event
@@ -151,7 +157,7 @@ def trace_id_of(parent: TraceParent | None, envelope_trace_id: str | None, fallb
 
 def span_id_for(event_id: str) -> str:
     """The span id of the output record with this event_id: same id, same span, every time."""
-    return _hex_digest(b"eventyard.span:", event_id, 16)
+    return _hex_digest(SPAN_DOMAIN, event_id, 16)
 
 
 def output_headers(
@@ -185,6 +191,11 @@ class ChildHeaders:
         self._head = f"00-{trace_id}-"
         self._tail = f"-{flags:02x}"
         self._state: Header | None = None if state is None else (TRACESTATE, state.encode("ascii"))
+
+    def parts(self) -> tuple[bytes, bytes, Header | None]:
+        """(before the span, after it, the tracestate header or None): a traceparent
+        value is head + span_id_for(event_id) + tail."""
+        return self._head.encode("ascii"), self._tail.encode("ascii"), self._state
 
     def __call__(self, output_event_id: str) -> tuple[Header, ...]:
         value = (self._head + span_id_for(output_event_id) + self._tail).encode("ascii")

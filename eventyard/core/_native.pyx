@@ -1,0 +1,232 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled output path: what every output record pays, typed and hashed in C.
+
+Each function returns exactly what its pure-Python twin returns (the tests compare
+them over generated inputs); `eventyard.core.native` picks one or the other.
+Untyped compilation of the same code gained nothing (docs/benchmarks.md): the time
+is in building Python objects, so these build bytes and strings in C buffers and
+make one object at the end.
+"""
+
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeASCII
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+    void *PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+
+cdef extern from "openssl/sha.h":
+    ctypedef struct SHA_CTX:
+        pass
+    ctypedef struct SHA256_CTX:
+        pass
+    int SHA1_Init(SHA_CTX *c) nogil
+    int SHA1_Update(SHA_CTX *c, const void *data, size_t n) nogil
+    int SHA1_Final(unsigned char *md, SHA_CTX *c) nogil
+    int SHA256_Init(SHA256_CTX *c) nogil
+    int SHA256_Update(SHA256_CTX *c, const void *data, size_t n) nogil
+    int SHA256_Final(unsigned char *md, SHA256_CTX *c) nogil
+
+cdef const char *_HEX = b"0123456789abcdef"
+cdef const char *_VARIANT = b"89ab89ab89ab89ab"  # RFC 4122 variant digit (10xx) from a hex digit's value
+
+
+cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexcept nogil:
+    cdef int j
+    for j in range(nbytes):
+        out[2 * j] = _HEX[md[j] >> 4]
+        out[2 * j + 1] = _HEX[md[j] & 15]
+
+
+def uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t stop):
+    """[str(uuid.uuid5(UUID(bytes=namespace), f"{name}#{i}")) for i in range(start, stop)]."""
+    return _uuid5_ids(namespace, name, start, stop)
+
+
+cdef list _uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t stop):
+    cdef SHA_CTX base, ctx
+    cdef unsigned char md[20]
+    cdef char hexd[40]
+    cdef char out[36]
+    cdef char num[24]
+    cdef Py_ssize_t i
+    cdef int n
+    cdef bytes raw = name.encode()
+    SHA1_Init(&base)
+    SHA1_Update(&base, PyBytes_AS_STRING(namespace), PyBytes_GET_SIZE(namespace))
+    SHA1_Update(&base, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+    SHA1_Update(&base, b"#", 1)
+    ids = []
+    for i in range(start, stop):
+        ctx = base
+        n = snprintf(num, sizeof(num), "%zd", i)
+        SHA1_Update(&ctx, num, n)
+        SHA1_Final(md, &ctx)
+        _hexlify(md, 16, hexd)
+        # 8-4-4-4-12, version digit 5, variant digit from the 17th hex digit
+        memcpy(out, hexd, 8)
+        out[8] = 45
+        memcpy(out + 9, hexd + 8, 4)
+        out[13] = 45
+        out[14] = 53
+        memcpy(out + 15, hexd + 13, 3)
+        out[18] = 45
+        out[19] = _VARIANT[md[8] >> 4]
+        memcpy(out + 20, hexd + 17, 3)
+        out[23] = 45
+        memcpy(out + 24, hexd + 20, 12)
+        ids.append(PyUnicode_DecodeASCII(out, 36, NULL))
+    return ids
+
+
+def sha256_hex_id(bytes domain, str text, int chars):
+    """The first `chars` hex digits of sha256(domain + text as UTF-8, surrogates
+    passed), or the next `chars` when those are all zero (an all-zero id is invalid)."""
+    cdef char hexd[64]
+    if chars < 1 or chars > 32:
+        raise ValueError("chars must be 1..32")
+    return PyUnicode_DecodeASCII(_sha256_id(domain, text, chars, hexd), chars, NULL)
+
+
+cdef const char *_sha256_id(bytes domain, str text, int chars, char *hexd) except NULL:
+    # hexd: 64 chars; returns where the id's `chars` digits start in it
+    cdef SHA256_CTX ctx
+    cdef unsigned char md[32]
+    cdef int j
+    cdef bytes raw
+    SHA256_Init(&ctx)
+    SHA256_Update(&ctx, PyBytes_AS_STRING(domain), PyBytes_GET_SIZE(domain))
+    if PyUnicode_IS_ASCII(text):
+        SHA256_Update(&ctx, PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text))
+    else:
+        raw = text.encode("utf-8", "surrogatepass")
+        SHA256_Update(&ctx, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+    SHA256_Final(md, &ctx)
+    _hexlify(md, 32, hexd)
+    for j in range(chars):
+        if hexd[j] != 48:
+            return hexd
+    return hexd + chars
+
+
+cdef inline char *_put_u16(char *p, Py_ssize_t v) noexcept nogil:
+    p[0] = <char>((v >> 8) & 0xFF)
+    p[1] = <char>(v & 0xFF)
+    return p + 2
+
+
+cdef inline char *_put_i32(char *p, long long v) noexcept nogil:
+    cdef int k
+    for k in range(4):
+        p[k] = <char>((v >> (24 - 8 * k)) & 0xFF)
+    return p + 4
+
+
+cdef inline char *_put_i64(char *p, long long v) noexcept nogil:
+    cdef int k
+    for k in range(8):
+        p[k] = <char>((v >> (56 - 8 * k)) & 0xFF)
+    return p + 8
+
+
+cdef inline char *_put_bytes(char *p, bytes b) noexcept:
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(b)
+    memcpy(p, PyBytes_AS_STRING(b), n)
+    return p + n
+
+
+cdef inline char *_put_blob(char *p, object b) noexcept:
+    if b is None:
+        return _put_i32(p, -1)
+    p = _put_i32(p, PyBytes_GET_SIZE(<bytes>b))
+    return _put_bytes(p, <bytes>b)
+
+
+cdef inline bytes _as_bytes(object b):
+    return b if type(b) is bytes else bytes(b)
+
+
+def encode_outbox_entry(long long created_ms, object record, dict framed, object frame):
+    """state.outbox's binary entry for `record`: version 1, created_ms, topic, key,
+    value, headers, timestamp. `framed` caches each topic and header name as its
+    u16-length-prefixed UTF-8; `frame(name)` makes (and may cache) a missing one."""
+    cdef object topic = record.topic, key = record.key, value = record.value, ts = record.timestamp_ms
+    cdef tuple headers = tuple(record.headers)
+    cdef Py_ssize_t count = len(headers), size, h
+    cdef list parts = []  # topic, key, value, then (name, data) per header; None is -1
+    cdef char *p
+    cdef bytes out, part
+    if count > 0xFFFF:
+        raise ValueError("more than 65535 headers")
+    part = framed.get(topic) or frame(topic)
+    parts.append(part)
+    size = 9 + PyBytes_GET_SIZE(part) + 2 + (8 if ts is not None else 0)
+    for blob in (key, value):
+        part = None if blob is None else _as_bytes(blob)
+        parts.append(part)
+        size += 4 + (0 if part is None else PyBytes_GET_SIZE(part))
+    for name, data in headers:
+        part = framed.get(name) or frame(name)
+        parts.append(part)
+        size += PyBytes_GET_SIZE(part)
+        part = None if data is None else _as_bytes(data)
+        parts.append(part)
+        size += 4 + (0 if part is None else PyBytes_GET_SIZE(part))
+    out = PyBytes_FromStringAndSize(NULL, size)
+    p = PyBytes_AS_STRING(out)
+    p[0] = 1
+    p = _put_i64(p + 1, created_ms)
+    p = _put_bytes(p, <bytes>parts[0])
+    for h in range(1, 3):
+        p = _put_blob(p, parts[h])
+    p = _put_u16(p, count)
+    for h in range(count):
+        p = _put_bytes(p, <bytes>parts[3 + 2 * h])
+        p = _put_blob(p, parts[4 + 2 * h])
+    if ts is not None:
+        p = _put_i64(p, <long long>ts)
+    return out
+
+
+def envelope_records(bytes namespace, str cause_id, list emits, list topics, dict common, bytes record_key,
+                     bytes span_domain, str trace_header, bytes trace_head, bytes trace_tail,
+                     object state_header, object out_cls, object dumps):
+    """operators.outputs' records for one cause's emits: for emit i, the envelope
+    {event_id, type, **common, payload} under ID uuid5(namespace, f"{cause_id}#{i}"),
+    its ID and type headers, and a traceparent of trace_head + span + trace_tail
+    whose span is the ID's sha256 id in `span_domain` (plus `state_header` if any)."""
+    cdef Py_ssize_t i, n = len(emits), head_n = PyBytes_GET_SIZE(trace_head)
+    cdef Py_ssize_t tail_n = PyBytes_GET_SIZE(trace_tail)
+    cdef list ids = _uuid5_ids(namespace, cause_id, 0, n)
+    cdef list records = []
+    cdef char hexd[64]
+    cdef const char *span
+    cdef bytes traceparent
+    cdef char *p
+    cdef dict envelope
+    if len(topics) != n:
+        raise ValueError("one topic per emit")
+    for i in range(n):
+        emit = emits[i]
+        event_id = ids[i]
+        etype = emit.type
+        envelope = {"event_id": event_id, "type": etype}
+        envelope.update(common)
+        envelope["payload"] = emit.payload
+        span = _sha256_id(span_domain, event_id, 16, hexd)
+        traceparent = PyBytes_FromStringAndSize(NULL, head_n + 16 + tail_n)
+        p = PyBytes_AS_STRING(traceparent)
+        memcpy(p, PyBytes_AS_STRING(trace_head), head_n)
+        memcpy(p + head_n, span, 16)
+        memcpy(p + head_n + 16, PyBytes_AS_STRING(trace_tail), tail_n)
+        if state_header is None:
+            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", (<str?>etype).encode()),
+                       (trace_header, traceparent))
+        else:
+            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", (<str?>etype).encode()),
+                       (trace_header, traceparent), state_header)
+        records.append(out_cls(topics[i], record_key, dumps(envelope), headers))
+    return records

@@ -1,0 +1,33 @@
+"""Which output path runs: the compiled one (`eventyard.core._native`) or pure Python.
+
+The compiled module is built by `pip install` when a C compiler, the Python headers
+and OpenSSL's headers are there; without them the install still succeeds and the
+pure-Python functions run (same results, more CPU per output). Set
+`EVENTYARD_PURE_PYTHON=1` to run the pure-Python path on purpose (CI runs the
+tests both ways).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+__all__ = ["compiled", "output_path"]
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("EVENTYARD_PURE_PYTHON", "").strip() not in ("", "0"):
+        return None
+    try:
+        from eventyard.core import _native  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _native
+
+
+compiled: ModuleType | None = _load()
+
+
+def output_path() -> str:
+    """'compiled' or 'pure Python': logged at worker start and shown by the bench."""
+    return "compiled" if compiled is not None else "pure Python"
