@@ -7,6 +7,7 @@ of `eventyard.core._native` is checked against its twin over generated inputs.
 
 from __future__ import annotations
 
+import enum
 import os
 import uuid
 
@@ -27,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - only where the build had no compiler or OpenSSL
     _native = None
 
-PURE = os.environ.get("EVENTYARD_PURE_PYTHON", "").strip() not in ("", "0")
+PURE = os.environ.get("EVENTYARD_PURE_PYTHON", "").strip().lower() not in native._OFF
 needs_compiled = pytest.mark.skipif(_native is None, reason="the compiled output path was not built")
 
 any_text = st.text(st.characters(blacklist_categories=()), max_size=40)  # surrogates included
@@ -79,6 +80,22 @@ def test_outbox_entries_are_byte_identical(created, topic, key, value, headers, 
     assert _native.encode_outbox_entry(created, record, framed, outbox._text) == expected
 
 
+def _pure_envelope_records(cause_id, emits, topics, common, record_key, parent, trace_id):
+    # The twin with every piece pure: routing's and tracing's functions may be compiled too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outputs, "derived_event_ids", routing._derived_event_ids)
+        patch.setattr(tracing, "_hex_digest", tracing._py_hex_digest)
+        return outputs._envelope_records(cause_id, emits, topics, common, record_key,
+                                         tracing.ChildHeaders(parent, trace_id))
+
+
+def _compiled_envelope_records(cause_id, emits, topics, common, record_key, parent, trace_id):
+    head, tail, state = tracing.ChildHeaders(parent, trace_id).parts()
+    return _native.envelope_records(routing.NAMESPACE_BYTES, cause_id, emits, topics, common, record_key,
+                                    tracing.SPAN_DOMAIN, tracing.TRACEPARENT, head, tail, state, OutRecord,
+                                    orjson.dumps)
+
+
 @needs_compiled
 @given(emits=st.lists(st.builds(Emit, utf8_text, utf8_text, st.dictionaries(utf8_text, json_values, max_size=4)),
                       max_size=4),
@@ -87,16 +104,51 @@ def test_outbox_entries_are_byte_identical(created, topic, key, value, headers, 
 def test_envelope_records_are_the_pure_python_records(emits, cause_id, key, traced, tracestate, hops):
     parent = tracing.TraceParent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, tracestate) \
         if traced else None
-    trace_headers = tracing.ChildHeaders(parent, tracing.trace_id_of(parent, None, cause_id or "x"))
-    head, tail, state = trace_headers.parts()
+    trace_id = tracing.trace_id_of(parent, None, cause_id or "x")
     common = {"aggregate_id": key, "occurred_at": "2026-12-06T17:00:00+00:00", "producer": "p", "schema_version": 1,
               "trace_id": None, "causation_id": cause_id, "correlation_id": None, "hops": hops}
     topics = [f"topic-{i}" for i in range(len(emits))]
+    args = (cause_id, emits, topics, common, key.encode(), parent, trace_id)
     try:
-        expected = outputs._envelope_records(cause_id, emits, topics, common, key.encode(), trace_headers)
+        expected = _pure_envelope_records(*args)
     except orjson.JSONEncodeError:
         return  # a payload orjson refuses (e.g. an int past 64 bits) fails both ways; not this test's concern
-    compiled = _native.envelope_records(routing.NAMESPACE_BYTES, cause_id, emits, topics, common, key.encode(),
-                                        tracing.SPAN_DOMAIN, tracing.TRACEPARENT, head, tail, state, OutRecord,
-                                        orjson.dumps)
-    assert compiled == expected
+    assert _compiled_envelope_records(*args) == expected
+
+
+class _Kind(enum.StrEnum):
+    PLACED = "order.placed"
+
+
+class _Name(str):
+    pass
+
+
+@needs_compiled
+def test_str_subclasses_are_taken_as_the_pure_path_takes_them():
+    # An emit type from a StrEnum is a str to the handler's author, and to both paths.
+    args = ("c-1", [Emit("out", _Kind.PLACED, {"a": 1})], ["orders"], {"hops": 1}, b"k", None, "t" * 32)
+    assert _compiled_envelope_records(*args) == _pure_envelope_records(*args)
+    assert _native.sha256_hex_id(b"d:", _Name("x"), 16) == tracing._py_hex_digest(b"d:", _Name("x"), 16)
+    assert _native.uuid5_ids(routing.NAMESPACE_BYTES, _Name("c"), 0, 2) == routing._derived_event_ids("c", 0, 2)
+
+
+@needs_compiled
+@pytest.mark.parametrize("bad", [
+    OutRecord("t", 3, None),  # type: ignore[arg-type]
+    OutRecord("t", [1, 2], None),  # type: ignore[arg-type]
+    OutRecord("t", None, None, (("h", 7),)),  # type: ignore[arg-type]
+    OutRecord("t", None, None, (x for x in ())),  # type: ignore[arg-type]
+    OutRecord("t", None, None, (), 1.5),  # type: ignore[arg-type]
+])
+def test_an_outbox_entry_of_what_is_not_bytes_fails_both_ways(bad):
+    with pytest.raises(Exception):
+        outbox._py_encode_entry(1, bad)
+    with pytest.raises((TypeError, ValueError, OverflowError)):
+        _native.encode_outbox_entry(1, bad, {}, outbox._text)
+
+
+@needs_compiled
+def test_a_bytearray_blob_is_stored_as_its_bytes_both_ways():
+    record = OutRecord("t", bytearray(b"key"), b"v", (("h", bytearray(b"x")),))  # type: ignore[arg-type]
+    assert _native.encode_outbox_entry(1, record, {}, outbox._text) == outbox._py_encode_entry(1, record)

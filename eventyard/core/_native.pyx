@@ -11,7 +11,8 @@ make one object at the end.
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_DecodeASCII
+from cpython.number cimport PyNumber_Index
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeASCII
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
@@ -41,12 +42,15 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-def uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t stop):
+API = 1  # eventyard.core.native loads only this version (a stale in-place build falls back)
+
+
+def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
     """[str(uuid.uuid5(UUID(bytes=namespace), f"{name}#{i}")) for i in range(start, stop)]."""
     return _uuid5_ids(namespace, name, start, stop)
 
 
-cdef list _uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t stop):
+cdef list _uuid5_ids(bytes namespace, object name, Py_ssize_t start, Py_ssize_t stop):
     cdef SHA_CTX base, ctx
     cdef unsigned char md[20]
     cdef char hexd[40]
@@ -54,7 +58,7 @@ cdef list _uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t sto
     cdef char num[24]
     cdef Py_ssize_t i
     cdef int n
-    cdef bytes raw = name.encode()
+    cdef bytes raw = name.encode()  # any str (a subclass too), as the twin's
     SHA1_Init(&base)
     SHA1_Update(&base, PyBytes_AS_STRING(namespace), PyBytes_GET_SIZE(namespace))
     SHA1_Update(&base, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
@@ -82,7 +86,7 @@ cdef list _uuid5_ids(bytes namespace, str name, Py_ssize_t start, Py_ssize_t sto
     return ids
 
 
-def sha256_hex_id(bytes domain, str text, int chars):
+def sha256_hex_id(bytes domain not None, object text, int chars):
     """The first `chars` hex digits of sha256(domain + text as UTF-8, surrogates
     passed), or the next `chars` when those are all zero (an all-zero id is invalid)."""
     cdef char hexd[64]
@@ -91,7 +95,7 @@ def sha256_hex_id(bytes domain, str text, int chars):
     return PyUnicode_DecodeASCII(_sha256_id(domain, text, chars, hexd), chars, NULL)
 
 
-cdef const char *_sha256_id(bytes domain, str text, int chars, char *hexd) except NULL:
+cdef const char *_sha256_id(bytes domain, object text, int chars, char *hexd) except NULL:
     # hexd: 64 chars; returns where the id's `chars` digits start in it
     cdef SHA256_CTX ctx
     cdef unsigned char md[32]
@@ -99,7 +103,7 @@ cdef const char *_sha256_id(bytes domain, str text, int chars, char *hexd) excep
     cdef bytes raw
     SHA256_Init(&ctx)
     SHA256_Update(&ctx, PyBytes_AS_STRING(domain), PyBytes_GET_SIZE(domain))
-    if PyUnicode_IS_ASCII(text):
+    if PyUnicode_Check(text) and PyUnicode_IS_ASCII(text):
         SHA256_Update(&ctx, PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text))
     else:
         raw = text.encode("utf-8", "surrogatepass")
@@ -146,39 +150,54 @@ cdef inline char *_put_blob(char *p, object b) noexcept:
 
 
 cdef inline bytes _as_bytes(object b):
-    return b if type(b) is bytes else bytes(b)
+    # bytes as they are; any other bytes-like object by its buffer (what the twin's
+    # len() + concatenation take for bytearray); anything else raises TypeError
+    return b if type(b) is bytes else bytes(memoryview(b))
 
 
-def encode_outbox_entry(long long created_ms, object record, dict framed, object frame):
+cdef inline Py_ssize_t _blob_size(bytes b) except -1:
+    if b is None:
+        return 4
+    if PyBytes_GET_SIZE(b) > 0x7FFFFFFF:
+        raise ValueError("an outbox entry field is limited to 2 GiB")
+    return 4 + PyBytes_GET_SIZE(b)
+
+
+def encode_outbox_entry(object created_ms, object record, dict framed not None, object frame):
     """state.outbox's binary entry for `record`: version 1, created_ms, topic, key,
     value, headers, timestamp. `framed` caches each topic and header name as its
     u16-length-prefixed UTF-8; `frame(name)` makes (and may cache) a missing one."""
-    cdef object topic = record.topic, key = record.key, value = record.value, ts = record.timestamp_ms
-    cdef tuple headers = tuple(record.headers)
-    cdef Py_ssize_t count = len(headers), size, h
+    cdef long long created = PyNumber_Index(created_ms)  # an int, as the twin's struct.pack wants
+    cdef object topic = record.topic, ts = record.timestamp_ms, headers = record.headers
+    cdef long long stamp = 0 if ts is None else PyNumber_Index(ts)
+    cdef Py_ssize_t count, size, h
     cdef list parts = []  # topic, key, value, then (name, data) per header; None is -1
     cdef char *p
     cdef bytes out, part
+    if not isinstance(headers, (tuple, list)):
+        raise TypeError(f"headers must be a tuple or list, not {type(headers).__name__}")
+    headers = tuple(headers)
+    count = len(headers)
     if count > 0xFFFF:
         raise ValueError("more than 65535 headers")
-    part = framed.get(topic) or frame(topic)
+    part = <bytes?>(framed.get(topic) or frame(topic))
     parts.append(part)
     size = 9 + PyBytes_GET_SIZE(part) + 2 + (8 if ts is not None else 0)
-    for blob in (key, value):
+    for blob in (record.key, record.value):
         part = None if blob is None else _as_bytes(blob)
         parts.append(part)
-        size += 4 + (0 if part is None else PyBytes_GET_SIZE(part))
+        size += _blob_size(part)
     for name, data in headers:
-        part = framed.get(name) or frame(name)
+        part = <bytes?>(framed.get(name) or frame(name))
         parts.append(part)
         size += PyBytes_GET_SIZE(part)
         part = None if data is None else _as_bytes(data)
         parts.append(part)
-        size += 4 + (0 if part is None else PyBytes_GET_SIZE(part))
+        size += _blob_size(part)
     out = PyBytes_FromStringAndSize(NULL, size)
     p = PyBytes_AS_STRING(out)
     p[0] = 1
-    p = _put_i64(p + 1, created_ms)
+    p = _put_i64(p + 1, created)
     p = _put_bytes(p, <bytes>parts[0])
     for h in range(1, 3):
         p = _put_blob(p, parts[h])
@@ -187,18 +206,21 @@ def encode_outbox_entry(long long created_ms, object record, dict framed, object
         p = _put_bytes(p, <bytes>parts[3 + 2 * h])
         p = _put_blob(p, parts[4 + 2 * h])
     if ts is not None:
-        p = _put_i64(p, <long long>ts)
+        p = _put_i64(p, stamp)
     return out
 
 
-def envelope_records(bytes namespace, str cause_id, list emits, list topics, dict common, bytes record_key,
-                     bytes span_domain, str trace_header, bytes trace_head, bytes trace_tail,
-                     object state_header, object out_cls, object dumps):
+def envelope_records(bytes namespace not None, object cause_id, object emits, object topics, dict common not None,
+                     bytes record_key not None, bytes span_domain not None, object trace_header,
+                     bytes trace_head not None, bytes trace_tail not None, object state_header, object out_cls,
+                     object dumps):
     """operators.outputs' records for one cause's emits: for emit i, the envelope
     {event_id, type, **common, payload} under ID uuid5(namespace, f"{cause_id}#{i}"),
     its ID and type headers, and a traceparent of trace_head + span + trace_tail
     whose span is the ID's sha256 id in `span_domain` (plus `state_header` if any)."""
-    cdef Py_ssize_t i, n = len(emits), head_n = PyBytes_GET_SIZE(trace_head)
+    # tuples: nothing a callback does (an emit's `type` property, say) can shrink them under the loop
+    cdef tuple emitted = tuple(emits), targets = tuple(topics)
+    cdef Py_ssize_t i, n = len(emitted), head_n = PyBytes_GET_SIZE(trace_head)
     cdef Py_ssize_t tail_n = PyBytes_GET_SIZE(trace_tail)
     cdef list ids = _uuid5_ids(namespace, cause_id, 0, n)
     cdef list records = []
@@ -207,10 +229,10 @@ def envelope_records(bytes namespace, str cause_id, list emits, list topics, dic
     cdef bytes traceparent
     cdef char *p
     cdef dict envelope
-    if len(topics) != n:
+    if len(targets) != n:
         raise ValueError("one topic per emit")
     for i in range(n):
-        emit = emits[i]
+        emit = emitted[i]
         event_id = ids[i]
         etype = emit.type
         envelope = {"event_id": event_id, "type": etype}
@@ -223,10 +245,10 @@ def envelope_records(bytes namespace, str cause_id, list emits, list topics, dic
         memcpy(p + head_n, span, 16)
         memcpy(p + head_n + 16, PyBytes_AS_STRING(trace_tail), tail_n)
         if state_header is None:
-            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", (<str?>etype).encode()),
+            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", etype.encode()),
                        (trace_header, traceparent))
         else:
-            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", (<str?>etype).encode()),
+            headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", etype.encode()),
                        (trace_header, traceparent), state_header)
-        records.append(out_cls(topics[i], record_key, dumps(envelope), headers))
+        records.append(out_cls(targets[i], record_key, dumps(envelope), headers))
     return records

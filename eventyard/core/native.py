@@ -3,24 +3,34 @@
 The compiled module is built by `pip install` when a C compiler, the Python headers
 and OpenSSL's headers are there; without them the install still succeeds and the
 pure-Python functions run (same results, more CPU per output). Set
-`EVENTYARD_PURE_PYTHON=1` to run the pure-Python path on purpose (CI runs the
+`EVENTYARD_PURE_PYTHON=1` (or true/yes/on) to run the pure-Python path on purpose (CI runs the
 tests both ways).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from types import ModuleType
 
 __all__ = ["compiled", "output_path"]
 
 
+_API = 1  # the version of eventyard/core/_native.pyx this code calls
+_OFF = frozenset({"", "0", "false", "no", "off"})
+
+
 def _load() -> ModuleType | None:
-    if os.environ.get("EVENTYARD_PURE_PYTHON", "").strip() not in ("", "0"):
+    if os.environ.get("EVENTYARD_PURE_PYTHON", "").strip().lower() not in _OFF:
         return None
     try:
         from eventyard.core import _native  # type: ignore[attr-defined]
     except ImportError:
+        return None
+    if getattr(_native, "API", None) != _API:
+        # An in-place build older than its source (`pip install -e .` again rebuilds it).
+        warnings.warn(f"eventyard.core._native is API {getattr(_native, 'API', None)}, not {_API}: "
+                      "running the pure-Python output path; reinstall eventyard to rebuild it", stacklevel=2)
         return None
     return _native
 
