@@ -131,6 +131,12 @@ class Context(ABC, Generic[S]):
     def timers(self) -> dict[str, datetime]:
         """Armed timers by name, including changes made in this call."""
 
+    def due_ms(self, name: str) -> int | None:
+        """When timer `name` is due, in epoch milliseconds as stored (None: not armed),
+        including changes made in this call; `timers()` without making datetimes."""
+        at = self.timers().get(name)
+        return None if at is None else round(at.timestamp() * 1000)
+
     # -- outputs -------------------------------------------------------------------
     @abstractmethod
     def emit(self, output: str, type: str, **payload: Any) -> None:

@@ -108,8 +108,8 @@ class KeyContext(Context[Any]):
         else:
             raise OperatorDefinitionError(
                 f"state of {self.key!r} must be a pydantic model or a dict, not {type(value).__name__}")
-        clash = RESERVED_FIELDS & dumped.keys()
-        if clash:
+        if not RESERVED_FIELDS.isdisjoint(dumped):  # no set made on the way, as `&` did
+            clash = RESERVED_FIELDS & dumped.keys()
             raise OperatorDefinitionError(f"state fields {sorted(clash)} are reserved for the engine")
         return dumped
 
@@ -138,6 +138,12 @@ class KeyContext(Context[Any]):
             else:
                 armed[name] = due
         return {name: utc_from_ms(due) for name, due in sorted(armed.items())}
+
+    def due_ms(self, name: str) -> int | None:
+        if name in self.timer_changes:
+            return self.timer_changes[name]
+        armed = self._record["timers"].get(name) if name not in ENGINE_TIMERS else None
+        return None if armed is None else armed[0]
 
     # -- outputs -----------------------------------------------------------------
     def emit(self, output: str, type: str, **payload: Any) -> None:

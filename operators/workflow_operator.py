@@ -221,8 +221,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
             ctx.cancel_timer(timer)
             return
         due = min(deadlines)
-        armed = ctx.timers().get(timer)
-        if armed is None or round(armed.timestamp() * 1000) != due:
+        if ctx.due_ms(timer) != due:
             ctx.set_timer(timer, after=(due - ctx.now_ms) * _MS)
 
     def _dead_letter_all(self, ctx: Context[dict[str, Any]], record: dict[str, Any], reason: str, why: str) -> None:

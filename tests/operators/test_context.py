@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from eventyard.operators.api import Emit
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eventyard.core.envelope import epoch_ms, utc_from_ms
+from eventyard.operators.api import Context, Emit
 from eventyard.operators.context import KeyContext
 from eventyard.operators.workflow import Instance
 
@@ -22,3 +26,22 @@ def test_emits_lists_what_the_call_emitted_in_order_through_emit_and_a_workflow_
                          Emit("commands", "ChargePayment", {"amount": 3}),
                          Emit("events", "OrderAccepted", {}),
                          Emit("events", "Noted", {"note": "x"})]
+
+
+@given(armed=st.dictionaries(st.sampled_from(["pay", "remind", "__expire__", "__retry__", "__forget__"]),
+                             st.integers(0, 2**41), max_size=5),
+       changes=st.lists(st.tuples(st.sampled_from(["pay", "remind", "__expire__", "ship"]),
+                                  st.none() | st.integers(0, 2**41)), max_size=6),
+       name=st.sampled_from(["pay", "remind", "__expire__", "__retry__", "__forget__", "ship"]))
+def test_due_ms_is_what_timers_says_in_epoch_ms(armed, changes, name):
+    # due_ms is timers() without datetimes: the same armed set, engine timers hidden,
+    # this call's changes included.
+    ctx = KeyContext("o-1", {"timers": {n: [due, 1] for n, due in armed.items()}}, 1_000, None, _restore)
+    for timer, due in changes:
+        if due is None:
+            ctx.cancel_timer(timer)
+        else:
+            ctx.set_timer(timer, at=utc_from_ms(due))
+    at = ctx.timers().get(name)
+    assert ctx.due_ms(name) == (None if at is None else epoch_ms(at))
+    assert Context.due_ms(ctx, name) == ctx.due_ms(name)  # the API's default agrees
