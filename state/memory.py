@@ -32,6 +32,12 @@ __all__ = ["StoreMemory", "store_memory", "set_store_memory"]
 MB = 1 << 20
 
 
+# Defaults of a budget made without settings (tests, tools); a worker passes its
+# `state.*` settings, whose defaults are the same (eventyard.config.settings).
+DEFAULT_MEMTABLES = 64 * MB
+DEFAULT_BLOCK_CACHE = 32 * MB
+DEFAULT_RECORDS = 5_000
+
 _MIN_WRITE_BUFFER = 64 << 10
 _MAX_WRITE_BUFFER = 4 * MB
 # Every store keeps three files open for writing (WAL, MANIFEST, info LOG), each
@@ -41,9 +47,9 @@ _FILE_BUFFER = 16 << 10
 
 
 class StoreMemory:
-    def __init__(self, memtables_bytes: int = 64 * MB, block_cache_bytes: int = 32 * MB,
+    def __init__(self, memtables_bytes: int = DEFAULT_MEMTABLES, block_cache_bytes: int = DEFAULT_BLOCK_CACHE,
                  stores: int = 256, *, bloom_bits_per_key: int = 10,
-                 index_in_cache: bool = True, records: int = 5_000) -> None:
+                 index_in_cache: bool = True, records: int = DEFAULT_RECORDS) -> None:
         share = memtables_bytes // max(stores, 1)
         # Decoded workflow records kept by each store (TaskStore.cached_instance).
         self.records_per_store = records // max(stores, 1)
@@ -90,7 +96,8 @@ def store_memory() -> StoreMemory:
 
 
 def set_store_memory(memtables_bytes: int, block_cache_bytes: int, stores: int = 256, *,
-                     bloom_bits_per_key: int = 10, index_in_cache: bool = True, records: int = 5_000) -> None:
+                     bloom_bits_per_key: int = 10, index_in_cache: bool = True,
+                     records: int = DEFAULT_RECORDS) -> None:
     """Set the budget before the first store opens (a worker does this at start)."""
     global _current
     _current = StoreMemory(memtables_bytes, block_cache_bytes, stores,

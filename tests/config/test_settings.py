@@ -86,3 +86,14 @@ def test_hold_timeouts_reach_the_workflow(make_settings):
 def test_a_key_of_the_shard_design_is_refused_with_what_replaced_it(make_settings):
     with pytest.raises(ConfigError, match=r"state.shards \[EVENTYARD_STATE__SHARDS\]: removed: state is kept per task"):
         make_settings(state__shards="256")
+
+
+def test_the_store_budget_defaults_are_the_settings_defaults():
+    # A store opened without settings (tools, tests) gets the budget a worker gets by default.
+    from eventyard.config.settings import StateSettings
+    from eventyard.state import memory
+
+    state = StateSettings()
+    assert state.record_cache == memory.DEFAULT_RECORDS
+    assert state.memtable_budget_mb * memory.MB == memory.DEFAULT_MEMTABLES
+    assert state.block_cache_mb * memory.MB == memory.DEFAULT_BLOCK_CACHE
