@@ -46,7 +46,10 @@ def test_the_install_built_the_compiled_output_path():
     if PURE:
         assert native.compiled is None and native.output_path() == "pure Python"
     else:
-        assert native.compiled is not None and native.output_path() == "compiled"
+        assert native.compiled is not None and native.output_path() == "compiled", (
+            "the compiled output path was not built: install gcc and OpenSSL's headers (Debian: libssl-dev) "
+            "and reinstall (`pip install -e .`, or `rm .venv/.installed && make test`), or run the pure-Python "
+            "path on purpose with EVENTYARD_PURE_PYTHON=1 (make test-pure)")
 
 
 @needs_compiled
