@@ -8,6 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 import eventyard
+from eventyard.core.native import output_path
 from eventyard.cli.app import app
 
 DOCUMENTED = {"Workflow", "Instance", "on", "on_timeout", "Operator", "Context", "Event", "Timer",
@@ -54,4 +55,5 @@ def test_importing_a_bottom_module_does_not_load_the_layers_above():
 def test_version_comes_from_the_installed_distribution():
     assert eventyard.__version__ == importlib.metadata.version("eventyard")
     result = CliRunner().invoke(app, ["--version"])
-    assert result.exit_code == 0 and result.output == f"eventyard {eventyard.__version__}\n"
+    assert result.exit_code == 0
+    assert result.output == f"eventyard {eventyard.__version__} (output path: {output_path()})\n"

@@ -30,8 +30,9 @@ app.command()(replay)
 def _print_version(wanted: bool) -> None:
     if wanted:
         from eventyard import __version__
+        from eventyard.core.native import output_path
 
-        console.print(f"eventyard {__version__}", highlight=False)
+        console.print(f"eventyard {__version__} (output path: {output_path()})", highlight=False)
         raise typer.Exit()
 
 
