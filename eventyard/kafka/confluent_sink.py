@@ -15,7 +15,7 @@ from bytewax.outputs import StatefulSinkPartition
 from eventyard.config import KafkaSettings
 from eventyard.kafka.confluent_client import confluent_kafka, producer_config, unavailable
 from eventyard.kafka.edge_sink import EdgeSink
-from eventyard.kafka.meter import count_out
+from eventyard.kafka.meter import OutMeter
 from eventyard.kafka.pool import SharedClients
 from eventyard.core.records import OutRecord
 
@@ -65,6 +65,7 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
         self._settings = settings
         self._shared = _PRODUCERS.acquire(settings)
         self._pipeline = pipeline
+        self._meter = OutMeter(pipeline)
 
     def write_batch(self, values: list[OutRecord]) -> None:
         producer = self._shared.producer
@@ -82,7 +83,7 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
                     # librdkafka's queue is full: let it send before queueing more.
                     producer.poll(_QUEUE_FULL_WAIT_S)
         producer.poll(0)  # serve (failure) delivery reports without waiting
-        count_out(self._pipeline, values)
+        self._meter.count(values)
 
     def snapshot(self) -> None:
         self._shared.flush()

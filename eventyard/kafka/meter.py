@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from typing import Any
 
 from prometheus_client import Gauge
 
 from eventyard.observe import metrics
 from eventyard.core.records import OutRecord
 
-__all__ = ["PartitionMeter", "count_out"]
+__all__ = ["PartitionMeter", "OutMeter"]
 
 _TYPE_HEADER = "eventyard.type"
 
@@ -34,15 +34,33 @@ class PartitionMeter:
         self._lag.set(max(0, highwater - next_offset))
 
 
-def count_out(pipeline: str, records: list[OutRecord]) -> None:
-    """Count a written batch by (topic, eventyard.type header); "" when a record has none."""
-    counts: Counter[tuple[str, bytes]] = Counter()
-    for record in records:
-        kind = b""
-        for name, value in record.headers:
-            if name == _TYPE_HEADER:
-                kind = value
-                break
-        counts[(record.topic, kind)] += 1
-    for (topic, kind), n in counts.items():
-        metrics.EVENTS_OUT.labels(pipeline, topic, kind.decode(errors="replace")).inc(n)
+class OutMeter:
+    """Records a sink wrote, by (topic, eventyard.type header; "" when a record has
+    none), counted once per batch with each label child resolved once."""
+
+    _MAX_CHILDREN = 4096  # dead letters carry their input's headers: types are open-ended
+
+    def __init__(self, pipeline: str) -> None:
+        self._pipeline = pipeline
+        self._children: dict[tuple[str, bytes], Any] = {}
+
+    def count(self, records: list[OutRecord]) -> None:
+        counts: dict[tuple[str, bytes], int] = {}
+        for record in records:
+            headers = record.headers
+            # Outputs carry their type as the second header (operators/outputs.py): look there first.
+            if len(headers) > 1 and headers[1][0] == _TYPE_HEADER and headers[0][0] != _TYPE_HEADER:
+                kind = headers[1][1]
+            else:
+                kind = next((value for name, value in headers if name == _TYPE_HEADER), b"")
+            key = (record.topic, kind)
+            counts[key] = counts.get(key, 0) + 1
+        children = self._children
+        for key, n in counts.items():
+            child = children.get(key)
+            if child is None:
+                if len(children) >= self._MAX_CHILDREN:
+                    children.clear()
+                child = children[key] = metrics.EVENTS_OUT.labels(
+                    self._pipeline, key[0], (key[1] or b"").decode(errors="replace"))
+            child.inc(n)

@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from eventyard.config import KafkaSettings
 from eventyard.kafka.client import kafka_errors
 from eventyard.kafka.edge_sink import EdgeSink
-from eventyard.kafka.meter import count_out
+from eventyard.kafka.meter import OutMeter
 from eventyard.kafka.partitioner import KeyHashPartitioner
 from eventyard.kafka.pool import SharedClients
 from eventyard.core.records import OutRecord
@@ -48,6 +48,7 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
         self._settings = settings
         self._producer = ProducerPool.acquire(settings)
         self._pipeline = pipeline
+        self._meter = OutMeter(pipeline)
         self._failure: BaseException | None = None
         self._topics_known: set[str] = set()
 
@@ -62,7 +63,7 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
                     timestamp_ms=record.timestamp_ms,
                 )
                 future.add_errback(self._failed)
-        count_out(self._pipeline, values)
+        self._meter.count(values)
 
     @contextmanager
     def _one_wakeup(self, values: list[OutRecord]) -> Iterator[None]:
