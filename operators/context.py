@@ -15,14 +15,29 @@ import orjson
 from pydantic import BaseModel
 
 from eventyard.core.envelope import utc_from_ms
+from eventyard.core.native import compiled
 from eventyard.core.errors import OperatorDefinitionError
 from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
 from eventyard.operators.forget import ENGINE_TIMERS
 
-__all__ = ["KeyContext", "DeadLetterIntent", "state_fields"]
+__all__ = ["KeyContext", "DeadLetterIntent", "state_fields", "private_copy"]
 
 
 _MS = timedelta(milliseconds=1)
+
+
+def _round_trip(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value))
+
+
+def private_copy(value: Any) -> Any:
+    """A copy of JSON state as it would come back from the store (tuples as lists,
+    non-finite floats as None, ...): a handler that changes it in place and then
+    fails changes nothing, and it sees the same values whether or not the record
+    was cached since it was written."""
+    if compiled is not None:
+        return compiled.json_copy(value, _round_trip)
+    return _round_trip(value)
 
 
 def state_fields(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -85,7 +100,7 @@ class KeyContext(Context[Any]):
             elif isinstance(self._model, type) and issubclass(self._model, BaseModel):
                 self._value = self._model.model_validate(raw)
             else:  # raw JSON state: a private copy, so a failing handler changes nothing
-                self._value = orjson.loads(orjson.dumps(raw))
+                self._value = private_copy(raw)
             self._loaded = True
         self.state_touched = True  # it may be mutated in place: save on return
         return self._value

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from eventyard.core import native, routing
 from eventyard.core.records import OutRecord
 from eventyard.observe import tracing
-from eventyard.operators import outputs
+from eventyard.operators import context, outputs
 from eventyard.operators.api import Emit
 from eventyard.state import outbox
 
@@ -155,3 +155,56 @@ def test_an_outbox_entry_of_what_is_not_bytes_fails_both_ways(bad):
 def test_a_bytearray_blob_is_stored_as_its_bytes_both_ways():
     record = OutRecord("t", bytearray(b"key"), b"v", (("h", bytearray(b"x")),))  # type: ignore[arg-type]
     assert _native.encode_outbox_entry(1, record, {}, outbox._text) == outbox._py_encode_entry(1, record)
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+def _typed(value):
+    """value with every node's exact type: True vs 1, a tuple vs a list, a str subclass."""
+    if isinstance(value, dict):
+        return ("dict", type(value).__name__, [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+json_ish = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**65, 2**65) | st.floats() | utf8_text
+    | st.builds(_Name, utf8_text) | st.just(_Level.HIGH),
+    lambda inner: (st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+                   | st.dictionaries(utf8_text | st.builds(_Name, utf8_text), inner, max_size=3)
+                   | st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2)),
+    max_leaves=12)
+
+
+def _outcome(fn, value):
+    try:
+        return "value", _typed(fn(value))
+    except Exception as exc:  # the same refusal, whatever its message
+        return "raised", type(exc).__name__
+
+
+@needs_compiled
+@given(value=json_ish)
+def test_json_copy_is_the_orjson_round_trip(value):
+    # A handler's private copy of its state: the same values, types and refusals as
+    # encoding and decoding it (tuples become lists, NaN None, big ints and int keys refused).
+    round_trip = context._round_trip
+    assert _outcome(lambda v: _native.json_copy(v, round_trip), value) == _outcome(round_trip, value)
+
+
+@needs_compiled
+def test_json_copy_shares_nothing_mutable_and_follows_orjson_past_its_depth():
+    state = {"items": [{"sku": "a"}], "seen": ("x",)}
+    copied = _native.json_copy(state, context._round_trip)
+    copied["items"][0]["sku"] = "b"
+    assert state == {"items": [{"sku": "a"}], "seen": ("x",)} and copied["seen"] == ["x"]
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(orjson.JSONEncodeError):
+        context._round_trip(deep)
+    with pytest.raises(orjson.JSONEncodeError):
+        _native.json_copy(deep, context._round_trip)

@@ -9,6 +9,7 @@ make one object at the end.
 """
 
 from libc.stdio cimport snprintf
+from libc.math cimport isfinite
 from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.number cimport PyNumber_Index
@@ -42,7 +43,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 1  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 2  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -252,3 +253,54 @@ def envelope_records(bytes namespace not None, object cause_id, object emits, ob
                        (trace_header, traceparent), state_header)
         records.append(out_cls(targets[i], record_key, dumps(envelope), headers))
     return records
+
+
+# -- a handler's private copy of JSON state ------------------------------------------
+
+cdef object _ABORT = object()  # met something only the orjson round trip spells right
+cdef int _MAX_DEPTH = 200  # under orjson's own limit: deeper aborts, and orjson decides
+
+
+cdef object _json_copy(object x, int depth):
+    cdef type t = type(x)
+    cdef Py_ssize_t i, n
+    cdef dict copied
+    cdef list items
+    if t is str or x is None or t is bool:
+        return x
+    if t is int:
+        # orjson writes any 64-bit int, signed or not; past that it raises
+        return x if -9223372036854775808 <= x <= 18446744073709551615 else _ABORT
+    if t is float:
+        return x if isfinite(<double>x) else _ABORT  # orjson writes NaN and infinities as null
+    if depth >= _MAX_DEPTH:
+        return _ABORT
+    if t is dict:
+        copied = {}
+        for key, value in (<dict>x).items():
+            if type(key) is not str:
+                return _ABORT
+            value = _json_copy(value, depth + 1)
+            if value is _ABORT:
+                return _ABORT
+            copied[key] = value
+        return copied
+    if t is list or t is tuple:
+        n = len(x)
+        items = [None] * n
+        for i in range(n):
+            value = _json_copy(x[i], depth + 1)
+            if value is _ABORT:
+                return _ABORT
+            items[i] = value
+        return items
+    return _ABORT
+
+
+def json_copy(object value, object round_trip):
+    """orjson.loads(orjson.dumps(value)) without the bytes: dicts with str keys,
+    lists, tuples (as lists), str, 64-bit ints, finite floats, bools and None are
+    copied directly; anything else anywhere in `value` hands the whole of it to
+    `round_trip`, which spells it (or raises) as orjson does."""
+    copied = _json_copy(value, 0)
+    return round_trip(value) if copied is _ABORT else copied
