@@ -131,6 +131,10 @@ class Context(ABC, Generic[S]):
     def timers(self) -> dict[str, datetime]:
         """Armed timers by name, including changes made in this call."""
 
+    def timer_names(self) -> list[str]:
+        """The names of the armed timers, sorted (as `timers()` lists them), without their due times."""
+        return list(self.timers())
+
     def due_ms(self, name: str) -> int | None:
         """When timer `name` is due, in epoch milliseconds as stored (None: not armed),
         including changes made in this call; `timers()` without making datetimes."""

@@ -154,6 +154,15 @@ class KeyContext(Context[Any]):
                 armed[name] = due
         return {name: utc_from_ms(due) for name, due in sorted(armed.items())}
 
+    def timer_names(self) -> list[str]:
+        names = {name for name in self._record["timers"] if name not in ENGINE_TIMERS}
+        for name, due in self.timer_changes.items():
+            if due is None:
+                names.discard(name)
+            else:
+                names.add(name)
+        return sorted(names)
+
     def due_ms(self, name: str) -> int | None:
         if name in self.timer_changes:
             return self.timer_changes[name]

@@ -32,7 +32,7 @@ persistence, dedup, timers and delivery are the engine's job (operators.engine).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -59,7 +59,7 @@ class Instance:
         aggregate_id: str,
         state: str | None,
         data: dict[str, Any],
-        timers: Callable[[], Mapping[str, Any]],  # armed timers by name; read only by finish()
+        timers: Callable[[], Iterable[str]],  # names of the armed timers; read only by finish()
         seen_types: Collection[str],  # event types applied so far (a short list)
         finished: bool,
         now: Callable[[], datetime],  # the handler context's event time, read when asked

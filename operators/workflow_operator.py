@@ -231,7 +231,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
 
     # -- helpers -----------------------------------------------------------------
     def _instance(self, ctx: Context[dict[str, Any]], record: dict[str, Any]) -> Instance:
-        return Instance(ctx.key, record["state"], record["data"], ctx.timers, record["seen"],
+        return Instance(ctx.key, record["state"], record["data"], ctx.timer_names, record["seen"],
                         record["finished"], lambda: ctx.now, ctx.emits)
 
     def _apply(self, ctx: Context[dict[str, Any]], record: dict[str, Any], instance: Instance) -> None:

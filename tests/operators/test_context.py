@@ -33,7 +33,7 @@ def test_emits_lists_what_the_call_emitted_in_order_through_emit_and_a_workflow_
        changes=st.lists(st.tuples(st.sampled_from(["pay", "remind", "__expire__", "ship"]),
                                   st.none() | st.integers(0, 2**41)), max_size=6),
        name=st.sampled_from(["pay", "remind", "__expire__", "__retry__", "__forget__", "ship"]))
-def test_due_ms_is_what_timers_says_in_epoch_ms(armed, changes, name):
+def test_due_ms_and_timer_names_are_what_timers_says(armed, changes, name):
     # due_ms is timers() without datetimes: the same armed set, engine timers hidden,
     # this call's changes included.
     ctx = KeyContext("o-1", {"timers": {n: [due, 1] for n, due in armed.items()}}, 1_000, None, _restore)
@@ -44,4 +44,7 @@ def test_due_ms_is_what_timers_says_in_epoch_ms(armed, changes, name):
             ctx.set_timer(timer, at=utc_from_ms(due))
     at = ctx.timers().get(name)
     assert ctx.due_ms(name) == (None if at is None else epoch_ms(at))
-    assert Context.due_ms(ctx, name) == ctx.due_ms(name)  # the API's default agrees
+    assert ctx.timer_names() == list(ctx.timers())
+    # the API's defaults (what another Context gets) agree
+    assert Context.due_ms(ctx, name) == ctx.due_ms(name)
+    assert Context.timer_names(ctx) == ctx.timer_names()
