@@ -12,12 +12,17 @@ Python's str hash is per process, which is fine: the filter never leaves it.
 
 from __future__ import annotations
 
-__all__ = ["SeenFilter"]
+from eventyard.core.native import compiled
+
+__all__ = ["SeenFilter", "PySeenFilter"]
 
 _MIN_BITS = 1 << 16
 
 
-class SeenFilter:
+class PySeenFilter:
+    """The filter in Python; `SeenFilter` is its compiled twin when that was built
+    (eventyard.core._native, the same bits for the same keys)."""
+
     def __init__(self, expected: int = 0, bits_per_key: int = 10) -> None:
         self._bits_per_key = bits_per_key
         self._count = 0
@@ -53,3 +58,10 @@ class SeenFilter:
 
     def __len__(self) -> int:
         return self._count
+
+    def bits(self) -> bytes:
+        """The filter's bits (for comparing with the twin)."""
+        return bytes(self._array)
+
+
+SeenFilter: type = compiled.SeenFilter if compiled is not None else PySeenFilter

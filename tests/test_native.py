@@ -21,7 +21,7 @@ from eventyard.core.records import OutRecord
 from eventyard.observe import tracing
 from eventyard.operators import context, outputs
 from eventyard.operators.api import Emit
-from eventyard.state import outbox
+from eventyard.state import outbox, seen_filter
 
 try:
     from eventyard.core import _native  # type: ignore[attr-defined]
@@ -208,3 +208,18 @@ def test_json_copy_shares_nothing_mutable_and_follows_orjson_past_its_depth():
         context._round_trip(deep)
     with pytest.raises(orjson.JSONEncodeError):
         _native.json_copy(deep, context._round_trip)
+
+
+@needs_compiled
+@given(expected=st.integers(0, 20_000), added=st.lists(utf8_text, max_size=60), probes=st.lists(utf8_text, max_size=30),
+       bits_per_key=st.integers(1, 16))
+def test_the_compiled_seen_filter_sets_the_same_bits_as_its_twin(expected, added, probes, bits_per_key):
+    # The dedup filter answers "certainly new" from these bits: the same bits, the same answers.
+    compiled, pure = _native.SeenFilter(expected, bits_per_key), seen_filter.PySeenFilter(expected, bits_per_key)
+    for key in added:
+        compiled.add(key)
+        pure.add(key)
+    assert compiled.bits() == pure.bits()
+    assert (len(compiled), compiled.full) == (len(pure), pure.full)
+    assert [key in compiled for key in probes + added] == [key in pure for key in probes + added]
+    assert all(key in compiled for key in added)

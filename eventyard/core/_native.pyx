@@ -11,6 +11,7 @@ make one object at the end.
 from libc.stdio cimport snprintf
 from libc.math cimport isfinite
 from libc.string cimport memcpy
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.number cimport PyNumber_Index
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeASCII
@@ -43,7 +44,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 2  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 3  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -304,3 +305,57 @@ def json_copy(object value, object round_trip):
     `round_trip`, which spells it (or raises) as orjson does."""
     copied = _json_copy(value, 0)
     return round_trip(value) if copied is _ABORT else copied
+
+
+# -- the dedup filter -------------------------------------------------------------------
+
+cdef class SeenFilter:
+    """state.seen_filter's Bloom filter over processed event IDs, bit for bit: the
+    same hash (Python's, per process), the same three probes (h + i * (h >> 29 | 1)),
+    the same sizing. Its pure-Python twin is state.seen_filter.PySeenFilter."""
+
+    cdef bytearray _array
+    cdef unsigned char *_bits
+    cdef unsigned long long _mask
+    cdef Py_ssize_t _count, _capacity, _bits_per_key
+
+    def __init__(self, Py_ssize_t expected=0, Py_ssize_t bits_per_key=10):
+        self._bits_per_key = bits_per_key
+        self._count = 0
+        expected = max(expected, 1)
+        bits = max(1 << 16, 1 << (expected * bits_per_key - 1).bit_length())
+        self._mask = bits - 1
+        self._array = bytearray(bits >> 3)
+        self._bits = <unsigned char *>PyByteArray_AS_STRING(self._array)
+        self._capacity = bits // bits_per_key
+
+    def add(self, key):
+        cdef Py_hash_t h = hash(key)
+        cdef unsigned long long start = <unsigned long long>h, step = <unsigned long long>((h >> 29) | 1), bit
+        cdef int i
+        for i in range(3):
+            bit = (start + i * step) & self._mask
+            self._bits[bit >> 3] |= <unsigned char>(1 << (bit & 7))
+        self._count += 1
+
+    def __contains__(self, key):
+        cdef Py_hash_t h = hash(key)
+        cdef unsigned long long start = <unsigned long long>h, step = <unsigned long long>((h >> 29) | 1), bit
+        cdef int i
+        for i in range(3):
+            bit = (start + i * step) & self._mask
+            if not self._bits[bit >> 3] & (1 << (bit & 7)):
+                return False
+        return True
+
+    @property
+    def full(self):
+        """Past its capacity the false-positive rate climbs: rebuild it bigger."""
+        return self._count > self._capacity
+
+    def __len__(self):
+        return self._count
+
+    def bits(self):
+        """The filter's bits (for comparing with the twin)."""
+        return bytes(self._array)
