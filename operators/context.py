@@ -20,7 +20,7 @@ from eventyard.core.errors import OperatorDefinitionError
 from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
 from eventyard.operators.forget import ENGINE_TIMERS
 
-__all__ = ["KeyContext", "DeadLetterIntent", "state_fields", "private_copy"]
+__all__ = ["KeyContext", "DeadLetterIntent", "state_fields", "private_state"]
 
 
 _MS = timedelta(milliseconds=1)
@@ -30,21 +30,23 @@ def _round_trip(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-def private_copy(value: Any) -> Any:
-    """A copy of JSON state as it would come back from the store (tuples as lists,
-    non-finite floats as None, ...): a handler that changes it in place and then
-    fails changes nothing, and it sees the same values whether or not the record
-    was cached since it was written."""
-    if compiled is not None:
-        return compiled.json_copy(value, _round_trip)
-    return _round_trip(value)
-
-
 def state_fields(record: dict[str, Any]) -> dict[str, Any] | None:
     """The operator's state stored in an engine record (None: no state)."""
     if not record.get("has_state"):
         return None
     return {k: v for k, v in record.items() if k not in RESERVED_FIELDS}
+
+
+def private_state(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of the record's JSON state as it would come back from the store
+    (tuples as lists, non-finite floats as None, ...): a handler that changes it in
+    place and then fails changes nothing, and it sees the same values whether or
+    not the record was cached since it was written. None: no state."""
+    if not record.get("has_state"):
+        return None
+    if compiled is not None:
+        return compiled.json_state(record, RESERVED_FIELDS, _round_trip)  # type: ignore[no-any-return]
+    return _round_trip(state_fields(record))  # type: ignore[no-any-return]
 
 
 class DeadLetterIntent:
@@ -94,13 +96,11 @@ class KeyContext(Context[Any]):
     @property
     def state(self) -> Any:
         if not self._loaded:
-            raw = state_fields(self._record)
-            if raw is None:
-                self._value = None
-            elif isinstance(self._model, type) and issubclass(self._model, BaseModel):
-                self._value = self._model.model_validate(raw)
+            if isinstance(self._model, type) and issubclass(self._model, BaseModel):
+                raw = state_fields(self._record)
+                self._value = None if raw is None else self._model.model_validate(raw)
             else:  # raw JSON state: a private copy, so a failing handler changes nothing
-                self._value = private_copy(raw)
+                self._value = private_state(self._record)
             self._loaded = True
         self.state_touched = True  # it may be mutated in place: save on return
         return self._value

@@ -223,3 +223,14 @@ def test_the_compiled_seen_filter_sets_the_same_bits_as_its_twin(expected, added
     assert (len(compiled), compiled.full) == (len(pure), pure.full)
     assert [key in compiled for key in probes + added] == [key in pure for key in probes + added]
     assert all(key in compiled for key in added)
+
+
+@needs_compiled
+@given(state=st.dictionaries(utf8_text | st.sampled_from(["version", "timers", "has_state"]), json_ish, max_size=5),
+       has_state=st.booleans())
+def test_the_state_copy_skips_the_engine_fields_and_is_the_round_trip(state, has_state):
+    record = {**state, "has_state": has_state, "version": 3, "timers": {}}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(context, "compiled", None)  # the pure-Python path
+        expected = _outcome(context.private_state, record)
+    assert _outcome(context.private_state, record) == expected

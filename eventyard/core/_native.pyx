@@ -44,7 +44,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 3  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 4  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -359,3 +359,23 @@ cdef class SeenFilter:
     def bits(self):
         """The filter's bits (for comparing with the twin)."""
         return bytes(self._array)
+
+
+def json_state(dict record not None, object reserved, object round_trip):
+    """json_copy of the record's fields that are not in `reserved` (operators.context:
+    the operator's state inside an engine record), without the filtered dict between."""
+    cdef dict copied = {}
+    for key, value in record.items():
+        if key in reserved:
+            continue
+        if type(key) is not str:
+            copied = None
+            break
+        value = _json_copy(value, 1)
+        if value is _ABORT:
+            copied = None
+            break
+        copied[key] = value
+    if copied is None:
+        return round_trip({k: v for k, v in record.items() if k not in reserved})
+    return copied
