@@ -49,11 +49,16 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
 def _envelope_records(cause_id: str, emits: list[Emit], topics: list[str], common: dict[str, object],
                       record_key: bytes, trace_headers: tracing.ChildHeaders) -> list[OutRecord]:
     # the pure-Python twin of eventyard.core._native.envelope_records
+    # The envelope is {"event_id", "type", **common, "payload"}, written from its parts
+    # as orjson writes that dict (no spaces, keys in order): the fields every output
+    # of this cause shares are encoded once.
+    middle = orjson.dumps(common)[1:-1]
     records: list[OutRecord] = []
     for emit, topic, event_id in zip(emits, topics, derived_event_ids(cause_id, 0, len(emits))):
-        envelope = {"event_id": event_id, "type": emit.type, **common, "payload": emit.payload}
+        value = b"".join((b'{"event_id":"', event_id.encode(), b'","type":', orjson.dumps(emit.type),
+                          b"," + middle if middle else b"", b',"payload":', orjson.dumps(emit.payload), b"}"))
         headers = (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()))
-        records.append(OutRecord(topic, record_key, orjson.dumps(envelope), headers + trace_headers(event_id)))
+        records.append(OutRecord(topic, record_key, value, headers + trace_headers(event_id)))
     return records
 
 

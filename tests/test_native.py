@@ -234,3 +234,14 @@ def test_the_state_copy_skips_the_engine_fields_and_is_the_round_trip(state, has
         patch.setattr(context, "compiled", None)  # the pure-Python path
         expected = _outcome(context.private_state, record)
     assert _outcome(context.private_state, record) == expected
+
+
+@needs_compiled
+@pytest.mark.parametrize("common", [{}, {"hops": 1}, {"a": "\u00e9\"\\", "b": None}])
+def test_an_envelope_is_the_json_of_its_dict_whatever_the_shared_fields(common):
+    args = ("c-1", [Emit("out", "Kind\"\n", {"k": [1, {"x": "\u2028"}]})], ["t"], common, b"k", None, "t" * 32)
+    (record,) = _compiled_envelope_records(*args)
+    assert _pure_envelope_records(*args) == [record]
+    event_id = routing._derived_event_ids("c-1", 0, 1)[0]
+    assert record.value == orjson.dumps({"event_id": event_id, "type": "Kind\"\n", **common,
+                                         "payload": {"k": [1, {"x": "\u2028"}]}})

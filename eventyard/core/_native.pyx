@@ -44,7 +44,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 4  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 5  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -212,14 +212,46 @@ def encode_outbox_entry(object created_ms, object record, dict framed not None, 
     return out
 
 
+cdef bytes _common_json(dict common, object dumps):
+    # the envelope's fields between type and payload, as they sit inside its braces
+    cdef bytes whole = dumps(common)
+    return whole[1:PyBytes_GET_SIZE(whole) - 1]
+
+
+cdef bytes _envelope_json(str event_id, bytes type_json, bytes middle, bytes payload_json):
+    # {"event_id":"<id>","type":<type>,<middle>,"payload":<payload>}: what dumps writes for
+    # that dict (no spaces, keys in order); the ID is hex and dashes, nothing to escape
+    cdef bytes id_raw = event_id.encode("ascii")
+    cdef Py_ssize_t middle_n = PyBytes_GET_SIZE(middle)
+    cdef Py_ssize_t size = (13 + PyBytes_GET_SIZE(id_raw) + 9 + PyBytes_GET_SIZE(type_json)
+                            + (middle_n + 1 if middle_n else 0) + 11 + PyBytes_GET_SIZE(payload_json) + 1)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char *p = PyBytes_AS_STRING(out)
+    memcpy(p, b'{"event_id":"', 13)
+    p += 13
+    p = _put_bytes(p, id_raw)
+    memcpy(p, b'","type":', 9)
+    p += 9
+    p = _put_bytes(p, type_json)
+    if middle_n:
+        p[0] = 44  # ,
+        p = _put_bytes(p + 1, middle)
+    memcpy(p, b',"payload":', 11)
+    p += 11
+    p = _put_bytes(p, payload_json)
+    p[0] = 125  # }
+    return out
+
+
 def envelope_records(bytes namespace not None, object cause_id, object emits, object topics, dict common not None,
                      bytes record_key not None, bytes span_domain not None, object trace_header,
                      bytes trace_head not None, bytes trace_tail not None, object state_header, object out_cls,
                      object dumps):
     """operators.outputs' records for one cause's emits: for emit i, the envelope
-    {event_id, type, **common, payload} under ID uuid5(namespace, f"{cause_id}#{i}"),
-    its ID and type headers, and a traceparent of trace_head + span + trace_tail
-    whose span is the ID's sha256 id in `span_domain` (plus `state_header` if any)."""
+    {event_id, type, **common, payload} (as dumps writes that dict, from the parts
+    dumps writes) under ID uuid5(namespace, f"{cause_id}#{i}"), its ID and type
+    headers, and a traceparent of trace_head + span + trace_tail whose span is the
+    ID's sha256 id in `span_domain` (plus `state_header` if any)."""
     # tuples: nothing a callback does (an emit's `type` property, say) can shrink them under the loop
     cdef tuple emitted = tuple(emits), targets = tuple(topics)
     cdef Py_ssize_t i, n = len(emitted), head_n = PyBytes_GET_SIZE(trace_head)
@@ -230,16 +262,14 @@ def envelope_records(bytes namespace not None, object cause_id, object emits, ob
     cdef const char *span
     cdef bytes traceparent
     cdef char *p
-    cdef dict envelope
+    cdef bytes middle = _common_json(common, dumps)
     if len(targets) != n:
         raise ValueError("one topic per emit")
     for i in range(n):
         emit = emitted[i]
         event_id = ids[i]
         etype = emit.type
-        envelope = {"event_id": event_id, "type": etype}
-        envelope.update(common)
-        envelope["payload"] = emit.payload
+        value = _envelope_json(<str>event_id, dumps(etype), middle, dumps(emit.payload))
         span = _sha256_id(span_domain, event_id, 16, hexd)
         traceparent = PyBytes_FromStringAndSize(NULL, head_n + 16 + tail_n)
         p = PyBytes_AS_STRING(traceparent)
@@ -252,7 +282,7 @@ def envelope_records(bytes namespace not None, object cause_id, object emits, ob
         else:
             headers = (("eventyard.event_id", (<str>event_id).encode()), ("eventyard.type", etype.encode()),
                        (trace_header, traceparent), state_header)
-        records.append(out_cls(targets[i], record_key, dumps(envelope), headers))
+        records.append(out_cls(targets[i], record_key, value, headers))
     return records
 
 
