@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# The pure-Python output path (what runs where the compiled one could not be built)
+# The pure-Python hot path (what runs where the compiled one could not be built)
 # through every test that needs no broker: the compiled functions are pure and sit
 # behind the engine, whose tests are all here; the broker tests exercise the Kafka
 # edge, which is the same code either way. CI runs it after `make test`.

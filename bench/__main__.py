@@ -26,7 +26,7 @@ from bench.peers import quix_order_saga
 from bench.report import update_doc
 from bench.scale import FULL, QUICK, Scale
 from bench.targets import build_rows
-from eventyard.core.native import output_path
+from eventyard.core.native import hot_path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "scale": scale.name, "cpus": os.cpu_count(), "load_start": load_start,
             "load_end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
-            "python": platform.python_version(), "output_path": output_path(), "confluent_saga": confluent,
+            "python": platform.python_version(), "hot_path": hot_path(), "confluent_saga": confluent,
             "measured": names if not previous else sorted(set(previous["meta"]["measured"]) | set(names)),
             "durations_s": durations, "errors": errors, "notes": notes,
         },

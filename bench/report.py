@@ -36,7 +36,7 @@ def render_section(results: dict[str, Any], plots: list[str] = ()) -> str:
         + (" (figures scaled down: see notes)" if meta["scale"] != "full" else "")
         + f", {meta['cpus']} cores, load average (1, 5, 15 min) {meta['load_start']} at start"
         + (f" and {meta['load_end']} at the end" if meta.get("load_end") else "") + ". "
-        + (f"Output path: {meta['output_path']}. " if meta.get("output_path") else "")
+        + (f"Hot path: {meta['hot_path']}. " if meta.get("hot_path") else "")
         + _load_note(meta),
         "",
         "| measurement | figure | target | met? |",

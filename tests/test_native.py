@@ -1,4 +1,4 @@
-"""The compiled output path returns exactly what its pure-Python twin returns.
+"""The compiled hot path returns exactly what its pure-Python twin returns.
 
 Outputs are re-emitted after a crash and compared by ID downstream, so a compiled
 function that differs by one byte would break exactly-once output: each function
@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - only where the build had no compiler o
     _native = None
 
 PURE = os.environ.get("EVENTYARD_PURE_PYTHON", "").strip().lower() not in native._OFF
-needs_compiled = pytest.mark.skipif(_native is None, reason="the compiled output path was not built")
+needs_compiled = pytest.mark.skipif(_native is None, reason="the compiled hot path was not built")
 
 any_text = st.text(st.characters(blacklist_categories=()), max_size=40)  # surrogates included
 utf8_text = st.text(max_size=40)
@@ -40,14 +40,14 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(utf8_text, inner, max_size=3), max_leaves=8)
 
 
-def test_the_install_built_the_compiled_output_path():
+def test_the_install_built_the_compiled_hot_path():
     # `make test` on a fresh machine must measure and ship the compiled path, not
     # silently fall back; EVENTYARD_PURE_PYTHON=1 is the fallback's own CI run.
     if PURE:
-        assert native.compiled is None and native.output_path() == "pure Python"
+        assert native.compiled is None and native.hot_path() == "pure Python"
     else:
-        assert native.compiled is not None and native.output_path() == "compiled", (
-            "the compiled output path was not built: install gcc and OpenSSL's headers (Debian: libssl-dev) "
+        assert native.compiled is not None and native.hot_path() == "compiled", (
+            "the compiled hot path was not built: install gcc and OpenSSL's headers (Debian: libssl-dev) "
             "and reinstall (`pip install -e .`, or `rm .venv/.installed && make test`), or run the pure-Python "
             "path on purpose with EVENTYARD_PURE_PYTHON=1 (make test-pure)")
 

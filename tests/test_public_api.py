@@ -8,7 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 import eventyard
-from eventyard.core.native import output_path
+from eventyard.core.native import hot_path
 from eventyard.cli.app import app
 
 DOCUMENTED = {"Workflow", "Instance", "on", "on_timeout", "Operator", "Context", "Event", "Timer",
@@ -56,4 +56,4 @@ def test_version_comes_from_the_installed_distribution():
     assert eventyard.__version__ == importlib.metadata.version("eventyard")
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
-    assert result.output == f"eventyard {eventyard.__version__} (output path: {output_path()})\n"
+    assert result.output == f"eventyard {eventyard.__version__} (hot path: {hot_path()})\n"

@@ -30,9 +30,9 @@ app.command()(replay)
 def _print_version(wanted: bool) -> None:
     if wanted:
         from eventyard import __version__
-        from eventyard.core.native import output_path
+        from eventyard.core.native import hot_path
 
-        console.print(f"eventyard {__version__} (output path: {output_path()})", highlight=False)
+        console.print(f"eventyard {__version__} (hot path: {hot_path()})", highlight=False)
         raise typer.Exit()
 
 

@@ -1,5 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled output path: what every output record pays, typed and hashed in C.
+"""The compiled hot path: what every output record pays (IDs, envelope, headers,
+outbox entry) and what every event pays (its handler's copy of the state, the
+dedup filter), typed and hashed in C.
 
 Each function returns exactly what its pure-Python twin returns (the tests compare
 them over generated inputs); `eventyard.core.native` picks one or the other.

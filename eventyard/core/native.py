@@ -1,8 +1,8 @@
-"""Which output path runs: the compiled one (`eventyard.core._native`) or pure Python.
+"""Which hot path runs: the compiled one (`eventyard.core._native`) or pure Python.
 
 The compiled module is built by `pip install` when a C compiler, the Python headers
 and OpenSSL's headers are there; without them the install still succeeds and the
-pure-Python functions run (same results, more CPU per output). Set
+pure-Python functions run (same results, more CPU per event). Set
 `EVENTYARD_PURE_PYTHON=1` (or true/yes/on) to run the pure-Python path on purpose (CI runs the
 tests both ways).
 """
@@ -13,7 +13,7 @@ import os
 import warnings
 from types import ModuleType
 
-__all__ = ["compiled", "output_path"]
+__all__ = ["compiled", "hot_path"]
 
 
 _API = 5  # the version of eventyard/core/_native.pyx this code calls
@@ -30,7 +30,7 @@ def _load() -> ModuleType | None:
     if getattr(_native, "API", None) != _API:
         # An in-place build older than its source (`pip install -e .` again rebuilds it).
         warnings.warn(f"eventyard.core._native is API {getattr(_native, 'API', None)}, not {_API}: "
-                      "running the pure-Python output path; reinstall eventyard to rebuild it", stacklevel=2)
+                      "running the pure-Python hot path; reinstall eventyard to rebuild it", stacklevel=2)
         return None
     return _native
 
@@ -38,6 +38,6 @@ def _load() -> ModuleType | None:
 compiled: ModuleType | None = _load()
 
 
-def output_path() -> str:
+def hot_path() -> str:
     """'compiled' or 'pure Python': logged at worker start and shown by the bench."""
     return "compiled" if compiled is not None else "pure Python"

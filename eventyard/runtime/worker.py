@@ -19,7 +19,7 @@ from bytewax.run import cli_main
 
 from eventyard.observe import metrics
 from eventyard.core.errors import EventyardError
-from eventyard.core.native import output_path
+from eventyard.core.native import hot_path
 from eventyard.importing import project_on_path
 from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
@@ -117,7 +117,7 @@ def _main(argv: list[str] | None = None) -> int:
         if settings.metrics.port is not None:
             metrics.serve(settings.metrics.port + process)
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
-        log.info("worker %s of %s starting (output path: %s)", process, settings.name, output_path())
+        log.info("worker %s of %s starting (hot path: %s)", process, settings.name, hot_path())
         if addresses:
             PeerWatch(len(addresses) - 1, lambda: _cut_off(process), _stopping.is_set).start()
         settle_collector()
