@@ -55,8 +55,11 @@ def _envelope_records(cause_id: str, emits: list[Emit], topics: list[str], commo
     middle = orjson.dumps(common)[1:-1]
     records: list[OutRecord] = []
     for emit, topic, event_id in zip(emits, topics, derived_event_ids(cause_id, 0, len(emits))):
+        # The payload encoded one level down, in a one-item array, then unwrapped:
+        # orjson's depth limit then refuses exactly what it refuses inside the envelope.
+        payload = orjson.dumps((emit.payload,))[1:-1]
         value = b"".join((b'{"event_id":"', event_id.encode(), b'","type":', orjson.dumps(emit.type),
-                          b"," + middle if middle else b"", b',"payload":', orjson.dumps(emit.payload), b"}"))
+                          b"," + middle if middle else b"", b',"payload":', payload, b"}"))
         headers = (("eventyard.event_id", event_id.encode()), ("eventyard.type", emit.type.encode()))
         records.append(OutRecord(topic, record_key, value, headers + trace_headers(event_id)))
     return records

@@ -171,10 +171,10 @@ def _typed(value):
 
 
 json_ish = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**65, 2**65) | st.floats() | utf8_text
+    st.none() | st.booleans() | st.integers(-2**65, 2**65) | st.floats() | utf8_text | any_text
     | st.builds(_Name, utf8_text) | st.just(_Level.HIGH),
     lambda inner: (st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
-                   | st.dictionaries(utf8_text | st.builds(_Name, utf8_text), inner, max_size=3)
+                   | st.dictionaries(utf8_text | any_text | st.builds(_Name, utf8_text), inner, max_size=3)
                    | st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2)),
     max_leaves=12)
 
@@ -245,3 +245,55 @@ def test_an_envelope_is_the_json_of_its_dict_whatever_the_shared_fields(common):
     event_id = routing._derived_event_ids("c-1", 0, 1)[0]
     assert record.value == orjson.dumps({"event_id": event_id, "type": "Kind\"\n", **common,
                                          "payload": {"k": [1, {"x": "\u2028"}]}})
+
+
+@needs_compiled
+def test_json_copy_refuses_a_lone_surrogate_as_orjson_does():
+    # A str orjson cannot encode as UTF-8, as a value or a key: the copy refuses it too.
+    for value in ({"a": "\ud800"}, {"\ud83d": 1}, ["x", ("\udfff",)]):
+        assert _outcome(lambda v: _native.json_copy(v, context._round_trip), value) == \
+            _outcome(context._round_trip, value) == ("raised", "TypeError")
+
+
+@pytest.mark.parametrize("depth", [252, 253, 254])
+def test_an_envelope_refuses_a_payload_exactly_as_deep_as_orjson_refuses_it(depth):
+    # Encoded on its own, a payload had one level more to go than inside the envelope.
+    payload: object = []
+    for _ in range(depth):
+        payload = [payload]
+    emits = [Emit("out", "T", {"x": payload})]
+    args = ("c-1", emits, ["t"], {"hops": 1}, b"k", None, "t" * 32)
+    whole = _outcome(lambda e: orjson.dumps({"event_id": "i", "type": "T", "hops": 1, "payload": e[0].payload}),
+                     emits)
+    pure = _outcome(lambda a: _pure_envelope_records(*a), args)
+    assert (pure[0], whole[0]) in {("value", "value"), ("raised", "raised")}
+    if _native is not None:
+        assert _outcome(lambda a: _compiled_envelope_records(*a), args)[0] == pure[0]
+
+
+@needs_compiled
+def test_a_seen_filter_survives_copy_and_pickle_and_a_bare_new():
+    import copy
+    import pickle
+
+    seen = _native.SeenFilter(1000)
+    seen.add("e-1")
+    for clone in (copy.copy(seen), copy.deepcopy(seen), pickle.loads(pickle.dumps(seen))):
+        assert "e-1" in clone and clone.bits() == seen.bits() and len(clone) == 1
+        clone.add("e-2")
+        assert "e-2" in clone
+    bare = _native.SeenFilter.__new__(_native.SeenFilter)  # no __init__: still a usable empty filter
+    bare.add("x")
+    assert "x" in bare
+
+
+@needs_compiled
+@pytest.mark.parametrize("expected, bits_per_key", [(2**61, 8), (-2**63 - 1, 10), (0, 10)])
+def test_a_seen_filter_is_sized_as_its_twin_or_refused(expected, bits_per_key):
+    def size(cls):
+        try:
+            return len(cls(expected, bits_per_key).bits())
+        except (MemoryError, OverflowError) as exc:
+            return type(exc).__name__
+    compiled, pure = size(_native.SeenFilter), size(seen_filter.PySeenFilter)
+    assert compiled == pure or {compiled, pure} <= {"MemoryError", "OverflowError"}

@@ -10,6 +10,7 @@ is in building Python objects, so these build bytes and strings in C buffers and
 make one object at the end.
 """
 
+cimport cython
 from libc.stdio cimport snprintf
 from libc.math cimport isfinite
 from libc.string cimport memcpy
@@ -22,6 +23,8 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
     void *PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
+    const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *)
+    void PyErr_Clear()
 
 cdef extern from "openssl/sha.h":
     ctypedef struct SHA_CTX:
@@ -46,7 +49,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 5  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 6  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -225,8 +228,9 @@ cdef bytes _envelope_json(str event_id, bytes type_json, bytes middle, bytes pay
     # that dict (no spaces, keys in order); the ID is hex and dashes, nothing to escape
     cdef bytes id_raw = event_id.encode("ascii")
     cdef Py_ssize_t middle_n = PyBytes_GET_SIZE(middle)
+    cdef Py_ssize_t payload_n = PyBytes_GET_SIZE(payload_json) - 2  # payload_json is "[<payload>]"
     cdef Py_ssize_t size = (13 + PyBytes_GET_SIZE(id_raw) + 9 + PyBytes_GET_SIZE(type_json)
-                            + (middle_n + 1 if middle_n else 0) + 11 + PyBytes_GET_SIZE(payload_json) + 1)
+                            + (middle_n + 1 if middle_n else 0) + 11 + payload_n + 1)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
     cdef char *p = PyBytes_AS_STRING(out)
     memcpy(p, b'{"event_id":"', 13)
@@ -240,7 +244,8 @@ cdef bytes _envelope_json(str event_id, bytes type_json, bytes middle, bytes pay
         p = _put_bytes(p + 1, middle)
     memcpy(p, b',"payload":', 11)
     p += 11
-    p = _put_bytes(p, payload_json)
+    memcpy(p, PyBytes_AS_STRING(payload_json) + 1, payload_n)
+    p += payload_n
     p[0] = 125  # }
     return out
 
@@ -271,7 +276,8 @@ def envelope_records(bytes namespace not None, object cause_id, object emits, ob
         emit = emitted[i]
         event_id = ids[i]
         etype = emit.type
-        value = _envelope_json(<str>event_id, dumps(etype), middle, dumps(emit.payload))
+        # the payload one level down (a one-item array): orjson's depth limit as inside the envelope
+        value = _envelope_json(<str>event_id, dumps(etype), middle, dumps((emit.payload,)))
         span = _sha256_id(span_domain, event_id, 16, hexd)
         traceparent = PyBytes_FromStringAndSize(NULL, head_n + 16 + tail_n)
         p = PyBytes_AS_STRING(traceparent)
@@ -294,12 +300,24 @@ cdef object _ABORT = object()  # met something only the orjson round trip spells
 cdef int _MAX_DEPTH = 200  # under orjson's own limit: deeper aborts, and orjson decides
 
 
+cdef inline bint _utf8_ok(object s):
+    cdef Py_ssize_t n
+    if PyUnicode_IS_ASCII(s):
+        return True
+    if PyUnicode_AsUTF8AndSize(s, &n) == NULL:  # lone surrogates: orjson refuses them
+        PyErr_Clear()
+        return False
+    return True
+
+
 cdef object _json_copy(object x, int depth):
     cdef type t = type(x)
     cdef Py_ssize_t i, n
     cdef dict copied
     cdef list items
-    if t is str or x is None or t is bool:
+    if t is str:
+        return x if _utf8_ok(x) else _ABORT
+    if x is None or t is bool:
         return x
     if t is int:
         # orjson writes any 64-bit int, signed or not; past that it raises
@@ -311,7 +329,7 @@ cdef object _json_copy(object x, int depth):
     if t is dict:
         copied = {}
         for key, value in (<dict>x).items():
-            if type(key) is not str:
+            if type(key) is not str or not _utf8_ok(key):
                 return _ABORT
             value = _json_copy(value, depth + 1)
             if value is _ABORT:
@@ -319,10 +337,10 @@ cdef object _json_copy(object x, int depth):
             copied[key] = value
         return copied
     if t is list or t is tuple:
-        n = len(x)
-        items = [None] * n
+        items = list(x)  # ours: a finalizer run by an allocation below cannot shrink it
+        n = len(items)
         for i in range(n):
-            value = _json_copy(x[i], depth + 1)
+            value = _json_copy(items[i], depth + 1)
             if value is _ABORT:
                 return _ABORT
             items[i] = value
@@ -341,6 +359,7 @@ def json_copy(object value, object round_trip):
 
 # -- the dedup filter -------------------------------------------------------------------
 
+@cython.auto_pickle(False)
 cdef class SeenFilter:
     """state.seen_filter's Bloom filter over processed event IDs, bit for bit: the
     same hash (Python's, per process), the same three probes (h + i * (h >> 29 | 1)),
@@ -351,11 +370,18 @@ cdef class SeenFilter:
     cdef unsigned long long _mask
     cdef Py_ssize_t _count, _capacity, _bits_per_key
 
-    def __init__(self, Py_ssize_t expected=0, Py_ssize_t bits_per_key=10):
+    def __cinit__(self, *args, **kwargs):
+        self._array = bytearray(1 << 13)  # a usable (empty) filter even if __init__ never runs
+        self._bits = <unsigned char *>PyByteArray_AS_STRING(self._array)
+        self._mask = (1 << 16) - 1
+        self._bits_per_key = 10
+        self._capacity = (1 << 16) // 10
+
+    def __init__(self, expected=0, bits_per_key=10):
+        expected = max(expected, 1)
+        bits = max(1 << 16, 1 << (expected * bits_per_key - 1).bit_length())  # Python ints: no overflow
         self._bits_per_key = bits_per_key
         self._count = 0
-        expected = max(expected, 1)
-        bits = max(1 << 16, 1 << (expected * bits_per_key - 1).bit_length())
         self._mask = bits - 1
         self._array = bytearray(bits >> 3)
         self._bits = <unsigned char *>PyByteArray_AS_STRING(self._array)
@@ -392,6 +418,17 @@ cdef class SeenFilter:
         """The filter's bits (for comparing with the twin)."""
         return bytes(self._array)
 
+    def __reduce__(self):
+        return (_seen_filter_from, (self._bits_per_key, self._count, self._capacity, self._mask, bytes(self._array)))
+
+
+def _seen_filter_from(bits_per_key, count, capacity, mask, array):
+    cdef SeenFilter f = SeenFilter.__new__(SeenFilter)
+    f._bits_per_key, f._count, f._capacity, f._mask = bits_per_key, count, capacity, mask
+    f._array = bytearray(array)
+    f._bits = <unsigned char *>PyByteArray_AS_STRING(f._array)
+    return f
+
 
 def json_state(dict record not None, object reserved, object round_trip):
     """json_copy of the record's fields that are not in `reserved` (operators.context:
@@ -400,7 +437,7 @@ def json_state(dict record not None, object reserved, object round_trip):
     for key, value in record.items():
         if key in reserved:
             continue
-        if type(key) is not str:
+        if type(key) is not str or not _utf8_ok(key):
             copied = None
             break
         value = _json_copy(value, 1)

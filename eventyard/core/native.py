@@ -16,7 +16,7 @@ from types import ModuleType
 __all__ = ["compiled", "hot_path"]
 
 
-_API = 5  # the version of eventyard/core/_native.pyx this code calls
+_API = 6  # the version of eventyard/core/_native.pyx this code calls
 _OFF = frozenset({"", "0", "false", "no", "off"})
 
 
