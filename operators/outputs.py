@@ -34,7 +34,8 @@ def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: 
     # span named by each output's ID, so a re-emitted record has identical headers.
     w3c_trace = tracing.trace_id_of(parent, trace_id, correlation_id or cause_id)
     causation_id, hops = (cause.event_id, cause.hops + 1) if cause else (cause_id, 1)
-    # every envelope of this cause: these fields between event_id/type and payload
+    # every envelope of this cause: these fields between event_id/type and payload (never one
+    # of those three: the envelope is written from its parts, and a repeated key would repeat)
     common = {"aggregate_id": key, "occurred_at": iso_utc(now_ms), "producer": pipeline, "schema_version": 1,
               "trace_id": trace_id, "causation_id": causation_id, "correlation_id": correlation_id, "hops": hops}
     trace_headers = tracing.ChildHeaders(parent, w3c_trace)
