@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _BUILT_IN_REASONS = frozenset(r.value for r in Reason)
 OK, RETRY, DEAD = "ok", "retry", "dead"
+_NONE_REJECTED: frozenset[str] = frozenset()
 
 
 def split_scope(stored_id: str) -> tuple[str, str]:
@@ -281,8 +282,9 @@ class OperatorEngine:
                 if rec["correlation_id"] is None:
                     rec["correlation_id"] = env.correlation_id or env.event_id
                 records = self._outputs(ctx.emits, rec, self._cause(env.event_id), env, key, now_ms, parent)
-                records += [self._dead_intent(intent.event, intent.reason, intent.message)
-                            for intent in ctx.dead_letters]
+                if ctx.dead_letters:  # rare: no comprehension (a function call in 3.11) for none
+                    records += [self._dead_intent(intent.event, intent.reason, intent.message)
+                                for intent in ctx.dead_letters]
                 self._commit(txn, key, rec, ctx, now_ms)
             except Exception as exc:  # a handler bug must not stop the task
                 if self.retry.is_retryable(exc) and event.attempt < self.retry.max_attempts:
@@ -299,10 +301,12 @@ class OperatorEngine:
         # is fixed, its redrive must be applied, not skipped as a duplicate (issue 16).
         # A deferred event stays marked while it waits, so a second copy is not
         # parked twice; `_forget` removes that mark if it is dead-lettered later.
-        rejected = {intent.event.event_id for intent in ctx.dead_letters if intent.event is not None}
+        rejected = ({intent.event.event_id for intent in ctx.dead_letters if intent.event is not None}
+                    if ctx.dead_letters else _NONE_REJECTED)  # the common case: no sets made
         if env.event_id not in rejected:
             txn.mark_seen(self.stored_id(env.event_id), now_ms)
-        self._forget(txn, rejected - {env.event_id})
+        if rejected:
+            self._forget(txn, rejected - {env.event_id})
         if ctx.duplicate:
             self.stats.duplicates += 1
             return records, OK
