@@ -97,7 +97,10 @@ def _message_from_json(obj: list[Any]) -> SourceMessage:
 
 
 def _redriven(msg: SourceMessage) -> bool:
-    return any(name == REDRIVE_COUNT_HEADER for name, _ in msg.headers)
+    for name, _ in msg.headers:  # a loop, not any(genexpr): asked of every event with headers
+        if name == REDRIVE_COUNT_HEADER:
+            return True
+    return False
 
 
 def _is_empty(rec: dict[str, Any]) -> bool:
@@ -419,8 +422,9 @@ class OperatorEngine:
         """Apply a successful handler's intents to the record (saved by the caller)."""
         if ctx.state_touched:
             new_state = ctx.dumped_state()
-            for name in [k for k in rec if k not in RESERVED_FIELDS]:
-                del rec[name]
+            for name in list(rec):
+                if name not in RESERVED_FIELDS:
+                    del rec[name]
             if new_state is not None:
                 rec.update(new_state)
             rec["has_state"] = new_state is not None

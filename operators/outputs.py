@@ -17,11 +17,13 @@ __all__ = ["output_records", "check_outputs", "timer_source"]
 
 def check_outputs(emits: list[Emit], outputs: dict[str, str], step: str) -> list[str]:
     """The topic of each emit; an output name the pipeline does not have is an error."""
-    topics = [outputs.get(emit.output) for emit in emits]
-    if None in topics:
-        raise KeyError(f"{step} emitted to unknown output {emits[topics.index(None)].output!r}; "
-                       f"outputs: {sorted(outputs)}")
-    return topics  # type: ignore[return-value]
+    topics = []
+    for emit in emits:  # a loop, not a comprehension (a function call in 3.11): every cause runs it
+        topic = outputs.get(emit.output)
+        if topic is None:
+            raise KeyError(f"{step} emitted to unknown output {emit.output!r}; outputs: {sorted(outputs)}")
+        topics.append(topic)
+    return topics
 
 
 def output_records(emits: list[Emit], topics: list[str], *, pipeline: str, key: str, cause_id: str,
