@@ -25,7 +25,7 @@ this same API.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
@@ -47,6 +47,18 @@ RESERVED_FIELDS = frozenset({
     "version", "timers", "retry", "queue", "last", "prev", "correlation_id",
     "created_ms", "updated_ms", "has_state", "origin",
 })
+
+
+def _with_changes(names: Iterable[str], changes: Mapping[str, object]) -> list[str]:
+    """Timer names after one call's changes (None cancels, anything else arms), sorted:
+    what a context and a workflow instance both answer."""
+    armed = set(names)
+    for name, change in changes.items():
+        if change is None:
+            armed.discard(name)
+        else:
+            armed.add(name)
+    return sorted(armed)
 
 
 class RetryableError(Exception):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from eventyard.core.envelope import utc_from_ms
 from eventyard.core.native import compiled
 from eventyard.core.errors import OperatorDefinitionError
-from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event
+from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event, _with_changes
 from eventyard.operators.forget import ENGINE_TIMERS
 
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields", "private_state"]
@@ -155,13 +155,8 @@ class KeyContext(Context[Any]):
         return {name: utc_from_ms(due) for name, due in sorted(armed.items())}
 
     def timer_names(self) -> list[str]:
-        names = {name for name in self._record["timers"] if name not in ENGINE_TIMERS}
-        for name, due in self.timer_changes.items():
-            if due is None:
-                names.discard(name)
-            else:
-                names.add(name)
-        return sorted(names)
+        return _with_changes((name for name in self._record["timers"] if name not in ENGINE_TIMERS),
+                             self.timer_changes)
 
     def due_ms(self, name: str) -> int | None:
         if name in self.timer_changes:

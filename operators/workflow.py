@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from eventyard.core.errors import WorkflowDefinitionError
-from eventyard.operators.api import Emit, Event, RetryableError
+from eventyard.operators.api import Emit, Event, RetryableError, _with_changes
 
 __all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError", "NO_HANDLER"]
 
@@ -122,13 +122,7 @@ class Instance:
             self.timer_changes[timer] = None
 
     def pending_timers(self) -> list[str]:
-        pending = {t for t in self._timers() if not t.startswith("__")}
-        for name, change in self.timer_changes.items():
-            if change is None:
-                pending.discard(name)
-            else:
-                pending.add(name)
-        return sorted(pending)
+        return _with_changes((t for t in self._timers() if not t.startswith("__")), self.timer_changes)
 
 
 def on(*event_types: str, when: str | Collection[str] | None = None) -> Callable[[F], F]:

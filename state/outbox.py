@@ -21,7 +21,7 @@ import struct
 
 import orjson
 
-from eventyard.core.native import compiled
+from eventyard.core.native import choose
 from eventyard.core.records import OutRecord
 
 __all__ = ["encode_entry", "decode_entry", "entry_created_ms"]
@@ -64,15 +64,8 @@ def _py_encode_entry(created_ms: int, record: OutRecord) -> bytes:
     return b"".join(parts)
 
 
-def _compiled_encode_entry(created_ms: int, record: OutRecord) -> bytes:
-    return _encode_outbox_entry(created_ms, record, _TEXTS, _text)
-
-
-if compiled is not None:
-    _encode_outbox_entry = compiled.encode_outbox_entry
-    encode_entry = _compiled_encode_entry
-else:
-    encode_entry = _py_encode_entry
+# encode_entry(created_ms, record), compiled when it can be
+encode_entry = choose(_py_encode_entry, "encode_outbox_entry", _TEXTS, _text)
 
 
 class _Reader:

@@ -80,7 +80,7 @@ def test_outbox_entries_are_byte_identical(created, topic, key, value, headers, 
     record = OutRecord(topic, key, value, headers, timestamp)
     framed: dict[str, bytes] = {}
     expected = outbox._py_encode_entry(created, record)
-    assert _native.encode_outbox_entry(created, record, framed, outbox._text) == expected
+    assert _native.encode_outbox_entry(framed, outbox._text, created, record) == expected
 
 
 def _pure_envelope_records(cause_id, emits, topics, common, record_key, parent, trace_id):
@@ -148,13 +148,13 @@ def test_an_outbox_entry_of_what_is_not_bytes_fails_both_ways(bad):
     with pytest.raises(Exception):
         outbox._py_encode_entry(1, bad)
     with pytest.raises((TypeError, ValueError, OverflowError)):
-        _native.encode_outbox_entry(1, bad, {}, outbox._text)
+        _native.encode_outbox_entry({}, outbox._text, 1, bad)
 
 
 @needs_compiled
 def test_a_bytearray_blob_is_stored_as_its_bytes_both_ways():
     record = OutRecord("t", bytearray(b"key"), b"v", (("h", bytearray(b"x")),))  # type: ignore[arg-type]
-    assert _native.encode_outbox_entry(1, record, {}, outbox._text) == outbox._py_encode_entry(1, record)
+    assert _native.encode_outbox_entry({}, outbox._text, 1, record) == outbox._py_encode_entry(1, record)
 
 
 class _Level(enum.IntEnum):

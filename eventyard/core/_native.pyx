@@ -49,7 +49,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 6  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 7  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -170,7 +170,7 @@ cdef inline Py_ssize_t _blob_size(bytes b) except -1:
     return 4 + PyBytes_GET_SIZE(b)
 
 
-def encode_outbox_entry(object created_ms, object record, dict framed not None, object frame):
+def encode_outbox_entry(dict framed not None, object frame, object created_ms, object record):
     """state.outbox's binary entry for `record`: version 1, created_ms, topic, key,
     value, headers, timestamp. `framed` caches each topic and header name as its
     u16-length-prefixed UTF-8; `frame(name)` makes (and may cache) a missing one."""
@@ -387,24 +387,28 @@ cdef class SeenFilter:
         self._bits = <unsigned char *>PyByteArray_AS_STRING(self._array)
         self._capacity = bits // bits_per_key
 
-    def add(self, key):
+    cdef bint _probe(self, object key, bint set_bits) except -1:
+        # the three probes of double hashing, in unsigned 64-bit: the same bits as
+        # Python's unbounded (h + i * (h >> 29 | 1)) & mask, since the mask is below 2**64
         cdef Py_hash_t h = hash(key)
         cdef unsigned long long start = <unsigned long long>h, step = <unsigned long long>((h >> 29) | 1), bit
+        cdef unsigned char flag
         cdef int i
         for i in range(3):
             bit = (start + i * step) & self._mask
-            self._bits[bit >> 3] |= <unsigned char>(1 << (bit & 7))
+            flag = <unsigned char>(1 << (bit & 7))
+            if set_bits:
+                self._bits[bit >> 3] |= flag
+            elif not self._bits[bit >> 3] & flag:
+                return False
+        return True
+
+    def add(self, key):
+        self._probe(key, True)
         self._count += 1
 
     def __contains__(self, key):
-        cdef Py_hash_t h = hash(key)
-        cdef unsigned long long start = <unsigned long long>h, step = <unsigned long long>((h >> 29) | 1), bit
-        cdef int i
-        for i in range(3):
-            bit = (start + i * step) & self._mask
-            if not self._bits[bit >> 3] & (1 << (bit & 7)):
-                return False
-        return True
+        return self._probe(key, False)
 
     @property
     def full(self):

@@ -9,14 +9,17 @@ tests both ways).
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
-__all__ = ["compiled", "hot_path"]
+__all__ = ["compiled", "hot_path", "choose"]
 
 
-_API = 6  # the version of eventyard/core/_native.pyx this code calls
+_API = 7  # the version of eventyard/core/_native.pyx this code calls
 _OFF = frozenset({"", "0", "false", "no", "off"})
 
 
@@ -41,3 +44,11 @@ compiled: ModuleType | None = _load()
 def hot_path() -> str:
     """'compiled' or 'pure Python': logged at worker start and shown by the bench."""
     return "compiled" if compiled is not None else "pure Python"
+
+
+def choose(python: Callable[..., Any], name: str, *leading: Any) -> Callable[..., Any]:
+    """`python`, or the compiled function `name` with `leading` arguments bound (a
+    partial: called from C, no Python frame between) when the module was loaded."""
+    if compiled is None:
+        return python
+    return functools.partial(getattr(compiled, name), *leading)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from eventyard.core.native import compiled
+from eventyard.core.native import choose
 
 __all__ = ["murmur2", "task_of", "derived_event_id", "derived_event_ids", "NAMESPACE_BYTES"]
 
@@ -70,12 +70,5 @@ def _derived_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
     return ids
 
 
-def _compiled_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
-    return _uuid5_ids(NAMESPACE_BYTES, cause_id, start, stop)
-
-
-if compiled is not None:
-    _uuid5_ids = compiled.uuid5_ids
-    derived_event_ids = _compiled_event_ids
-else:
-    derived_event_ids = _derived_event_ids
+# derived_event_ids(cause_id, start, stop), compiled when it can be
+derived_event_ids = choose(_derived_event_ids, "uuid5_ids", NAMESPACE_BYTES)
