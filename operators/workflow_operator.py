@@ -257,5 +257,6 @@ class WorkflowOperator(Operator[dict[str, Any]]):
 
 def _note(ignored: str | None, late: bool) -> str | None:
     """The history note of an applied event: ignored (why), late, or both."""
-    notes = [*([f"ignored: {ignored}"] if ignored is not None else []), *(["late"] if late else [])]
-    return "; ".join(notes) or None
+    if ignored is None:  # nearly every event: no lists made to say nothing
+        return "late" if late else None
+    return f"ignored: {ignored}; late" if late else f"ignored: {ignored}"
