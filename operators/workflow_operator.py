@@ -236,7 +236,7 @@ class WorkflowOperator(Operator[dict[str, Any]]):
 
     def _apply(self, ctx: Context[dict[str, Any]], record: dict[str, Any], instance: Instance) -> None:
         was_finished = record["finished"]
-        record.update(state=instance.state, data=instance.data, finished=instance.finished)
+        record["state"], record["data"], record["finished"] = instance.state, instance.data, instance.finished
         for name, within in instance.timer_changes.items():
             if within is None:
                 ctx.cancel_timer(name)
