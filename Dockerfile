@@ -1,19 +1,22 @@
 # Eventyard worker image (used by docker-compose.yml).
 FROM python:3.11-slim
-WORKDIR /app
+# The sources are built in /src and removed: a worker run from a directory that
+# holds them would import them instead of the installed (compiled) package.
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY eventyard ./eventyard
 COPY pipelines ./pipelines
 COPY operators ./operators
 COPY state ./state
 COPY config ./config
-# gcc and OpenSSL's headers build the compiled output path (eventyard.core._native);
+# gcc and OpenSSL's headers build the compiled hot path (eventyard.core._native);
 # removed again after the build, the runtime needs only libssl3, which the image has.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && pip install --no-cache-dir . \
-    && python -c "from eventyard.core.native import compiled; assert compiled is not None, 'not compiled'" \
-    && apt-get purge -y gcc libc6-dev libssl-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+    && cd / && eventyard --version | grep -q "hot path: compiled" \
+    && apt-get purge -y gcc libc6-dev libssl-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* /src
+WORKDIR /data
 ENV EVENTYARD_STATE__DIR=/data/state \
     EVENTYARD_RECOVERY__DIR=/data/recovery
 VOLUME ["/data"]

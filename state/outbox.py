@@ -18,6 +18,7 @@ store written by an older release re-emits its outbox after an upgrade.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import orjson
 
@@ -65,7 +66,8 @@ def _py_encode_entry(created_ms: int, record: OutRecord) -> bytes:
 
 
 # encode_entry(created_ms, record), compiled when it can be
-encode_entry = choose(_py_encode_entry, "encode_outbox_entry", _TEXTS, _text)
+encode_entry: Callable[[int, OutRecord], bytes] = choose(
+    _py_encode_entry, "encode_outbox_entry", _TEXTS, _text)
 
 
 class _Reader:

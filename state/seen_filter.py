@@ -12,6 +12,8 @@ Python's str hash is per process, which is fine: the filter never leaves it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eventyard.core.native import compiled
 
 __all__ = ["SeenFilter", "PySeenFilter"]
@@ -64,4 +66,7 @@ class PySeenFilter:
         return bytes(self._array)
 
 
-SeenFilter: type = compiled.SeenFilter if compiled is not None else PySeenFilter
+if TYPE_CHECKING:
+    SeenFilter = PySeenFilter  # the compiled class has the same methods
+else:
+    SeenFilter = compiled.SeenFilter if compiled is not None else PySeenFilter

@@ -3,7 +3,8 @@
 The compiled module is built by `pip install` when a C compiler, the Python headers
 and OpenSSL's headers are there; without them the install still succeeds and the
 pure-Python functions run (same results, more CPU per event). Set
-`EVENTYARD_PURE_PYTHON=1` (or true/yes/on) to run the pure-Python path on purpose (CI runs the
+`EVENTYARD_PURE_PYTHON=1` to run the pure-Python path on purpose (any value but
+empty, 0, false, no or off does) (CI runs the
 tests both ways).
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 import uuid
 
 from eventyard.core.native import choose
@@ -71,4 +72,5 @@ def _derived_event_ids(cause_id: str, start: int, stop: int) -> list[str]:
 
 
 # derived_event_ids(cause_id, start, stop), compiled when it can be
-derived_event_ids = choose(_derived_event_ids, "uuid5_ids", NAMESPACE_BYTES)
+derived_event_ids: Callable[[str, int, int], list[str]] = choose(
+    _derived_event_ids, "uuid5_ids", NAMESPACE_BYTES)

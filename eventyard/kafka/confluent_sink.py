@@ -64,7 +64,6 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
     def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
         self._settings = settings
         self._shared = _PRODUCERS.acquire(settings)
-        self._pipeline = pipeline
         self._meter = OutMeter(pipeline)
 
     def write_batch(self, values: list[OutRecord]) -> None:

@@ -47,7 +47,6 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
     def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
         self._settings = settings
         self._producer = ProducerPool.acquire(settings)
-        self._pipeline = pipeline
         self._meter = OutMeter(pipeline)
         self._failure: BaseException | None = None
         self._topics_known: set[str] = set()
