@@ -3,7 +3,7 @@ FROM python:3.11-slim
 # The sources are built in /src and removed: a worker run from a directory that
 # holds them would import them instead of the installed (compiled) package.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY eventyard ./eventyard
 COPY pipelines ./pipelines
 COPY operators ./operators
