@@ -49,16 +49,15 @@ RESERVED_FIELDS = frozenset({
 })
 
 
-def _with_changes(names: Iterable[str], changes: Mapping[str, object]) -> list[str]:
-    """Timer names after one call's changes (None cancels, anything else arms), sorted:
-    what a context and a workflow instance both answer."""
-    armed = set(names)
+def _with_changes(armed: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`armed` (timer name -> due) after one call's changes, in place: None cancels,
+    anything else arms. What a context and a workflow instance both answer from."""
     for name, change in changes.items():
         if change is None:
-            armed.discard(name)
+            armed.pop(name, None)
         else:
-            armed.add(name)
-    return sorted(armed)
+            armed[name] = change
+    return armed
 
 
 class RetryableError(Exception):

@@ -145,18 +145,16 @@ class KeyContext(Context[Any]):
         for name in names:
             self.timer_changes[name] = None
 
-    def timers(self) -> dict[str, datetime]:
+    def _armed_ms(self) -> dict[str, int]:
+        """Armed timers (the engine's own left out) -> due ms, this call's changes applied."""
         armed = {name: t[0] for name, t in self._record["timers"].items() if name not in ENGINE_TIMERS}
-        for name, due in self.timer_changes.items():
-            if due is None:
-                armed.pop(name, None)
-            else:
-                armed[name] = due
-        return {name: utc_from_ms(due) for name, due in sorted(armed.items())}
+        return _with_changes(armed, self.timer_changes)
+
+    def timers(self) -> dict[str, datetime]:
+        return {name: utc_from_ms(due) for name, due in sorted(self._armed_ms().items())}
 
     def timer_names(self) -> list[str]:
-        return _with_changes((name for name in self._record["timers"] if name not in ENGINE_TIMERS),
-                             self.timer_changes)
+        return sorted(self._armed_ms())
 
     def due_ms(self, name: str) -> int | None:
         if name in self.timer_changes:

@@ -122,7 +122,8 @@ class Instance:
             self.timer_changes[timer] = None
 
     def pending_timers(self) -> list[str]:
-        return _with_changes((t for t in self._timers() if not t.startswith("__")), self.timer_changes)
+        return sorted(_with_changes(dict.fromkeys(t for t in self._timers() if not t.startswith("__")),
+                                    self.timer_changes))
 
 
 def on(*event_types: str, when: str | Collection[str] | None = None) -> Callable[[F], F]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventyard.core.native import compiled
+from eventyard.core.native import choose
 
 __all__ = ["SeenFilter", "PySeenFilter"]
 
@@ -69,4 +69,4 @@ class PySeenFilter:
 if TYPE_CHECKING:
     SeenFilter = PySeenFilter  # the compiled class has the same methods
 else:
-    SeenFilter = compiled.SeenFilter if compiled is not None else PySeenFilter
+    SeenFilter = choose(PySeenFilter, "SeenFilter")

@@ -4,8 +4,7 @@ The compiled module is built by `pip install` when a C compiler, the Python head
 and OpenSSL's headers are there; without them the install still succeeds and the
 pure-Python functions run (same results, more CPU per event). Set
 `EVENTYARD_PURE_PYTHON=1` to run the pure-Python path on purpose (any value but
-empty, 0, false, no or off does) (CI runs the
-tests both ways).
+empty, 0, false, no or off does); CI runs the tests both ways.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -47,9 +45,11 @@ def hot_path() -> str:
     return "compiled" if compiled is not None else "pure Python"
 
 
-def choose(python: Callable[..., Any], name: str, *leading: Any) -> Callable[..., Any]:
-    """`python`, or the compiled function `name` with `leading` arguments bound (a
-    partial: called from C, no Python frame between) when the module was loaded."""
+def choose(python: Any, name: str, *leading: Any) -> Any:
+    """`python` (a function or class), or the compiled one named `name` when the
+    module was loaded, with `leading` arguments bound (a partial: called from C, no
+    Python frame between)."""
     if compiled is None:
         return python
-    return functools.partial(getattr(compiled, name), *leading)
+    chosen = getattr(compiled, name)
+    return functools.partial(chosen, *leading) if leading else chosen

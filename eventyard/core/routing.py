@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 
 from eventyard.core.native import choose
 

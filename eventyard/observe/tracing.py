@@ -17,10 +17,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from eventyard.core.native import compiled
+from eventyard.core.native import choose
 
 __all__ = [
     "TRACEPARENT", "TRACESTATE", "SAMPLED", "SPAN_DOMAIN", "TraceParent",
@@ -129,7 +129,7 @@ def _py_hex_digest(domain: bytes, text: str, chars: int) -> str:
     return head if head.strip("0") else digest[chars:2 * chars]
 
 
-_hex_digest = compiled.sha256_hex_id if compiled is not None else _py_hex_digest
+_hex_digest: Callable[[bytes, str, int], str] = choose(_py_hex_digest, "sha256_hex_id")
 
 
 @functools.lru_cache(maxsize=16_384)  # one hash per aggregate's trace, not one per event

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from eventyard.demo.traffic import FAST_OUTCOMES, plan_orders
+from eventyard.core.native import hot_path
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,9 @@ def test_every_worker_logs_json_lines(live_settings, start_pipeline, make_driver
     entries = [orjson.loads(line) for line in lines if line.startswith("{")]
     starting = {e["worker"] for e in entries if e["message"].startswith("worker ") and "starting" in e["message"]}
     assert starting == {0, 1}
+    # docs/operations.md: each worker's first line says which hot path runs
+    assert all(e["message"].endswith(f"(hot path: {hot_path()})") for e in entries
+               if e["message"].startswith("worker ") and "starting" in e["message"])
     assert all({"ts", "level", "logger", "message", "pid"} <= set(e) for e in entries)
 
 
