@@ -30,6 +30,7 @@ from eventyard.core.records import OutRecord
 from eventyard.kafka.partition import PartitionReader
 from eventyard.observe import metrics
 from eventyard.operators.task import Task
+from eventyard.runtime.thread_state import keep_thread_state
 
 __all__ = ["TaskSource", "TaskPartition", "task_part", "parse_task_part"]
 
@@ -134,6 +135,7 @@ class TaskSource(FixedPartitionedSource[Item, dict[str, Any]]):
         return [task_part(p) for p in range(self.tasks)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict[str, Any] | None) -> TaskPartition:
+        keep_thread_state()  # bytewax builds partitions in the worker thread that runs them
         number = parse_task_part(for_part)
         offsets = resume_state["offsets"] if resume_state else {}
         task = self._build_task(number, resume_state)
