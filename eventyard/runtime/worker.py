@@ -33,6 +33,15 @@ log = logging.getLogger("eventyard.worker")
 # A stop waits for the other processes of the cluster; one that stopped alone, or
 # whose `eventyard run` was killed, would wait forever (before the supervisor's 30 s).
 STOP_DEADLINE_S = 20.0
+# How long a thread holds the GIL before one waiting for it may take it (Python's
+# default is 5 ms), for the kafka-python transport in a cluster only. There
+# bytewax's main thread asks for the GIL every millisecond to check for signals,
+# beside kafka-python's own I/O threads, and each forced hand-over stalls the
+# worker thread. Order saga, 2 processes, 4 alternated rounds: 7,140 -> 7,695
+# events/s, 239 -> 220 us CPU/event (every round faster). Not applied elsewhere:
+# 1 process on kafka-python ran 12% slower with it (its I/O threads waited), and
+# confluent with 2 processes gained nothing (docs/benchmarks.md).
+CLUSTER_GIL_SWITCH_S = 0.02
 _stopping = threading.Event()
 
 
@@ -121,6 +130,8 @@ def _main(argv: list[str] | None = None) -> int:
         if addresses:
             PeerWatch(len(addresses) - 1, lambda: _cut_off(process), _stopping.is_set).start()
         settle_collector()
+        if addresses and settings.kafka.client == "kafka-python":
+            sys.setswitchinterval(CLUSTER_GIL_SWITCH_S)
         cli_main(
             flow,
             workers_per_process=1,
