@@ -36,10 +36,20 @@ class Progress:
     events: int
     seconds: float
     cpu_seconds: float  # worker CPU time over the same window: robust to a busy machine
+    broker_cpu_seconds: float = 0.0  # the embedded broker's, same window
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def worker_cores(self) -> float:
+        """Cores the workers kept busy on average (all their threads)."""
+        return self.cpu_seconds / self.seconds if self.seconds else float("nan")
+
+    @property
+    def broker_cores(self) -> float:
+        return self.broker_cpu_seconds / self.seconds if self.seconds else float("nan")
 
     @property
     def cpu_us_per_event(self) -> float:
@@ -151,6 +161,14 @@ class SagaEnv:
             total += times.user + times.system
         return total
 
+    def broker_cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the embedded broker."""
+        pid = self.broker.pid
+        if pid is None:
+            return 0.0
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+
     def rss_mb(self) -> list[float]:
         return [psutil.Process(pid).memory_info().rss / 2**20 for pid in self.worker_pids()]
 
@@ -187,15 +205,16 @@ class SagaEnv:
         a warm-up past start-up) is excluded.
         """
         deadline = time.monotonic() + timeout
-        first: tuple[float, int, float] | None = None
+        first: tuple[float, int, float, float] | None = None
         while time.monotonic() < deadline:
             self.check_alive()
             n = self.applied()
             now = time.monotonic()
             if n >= start_at and first is None:
-                first = (now, n, self.cpu_seconds())
+                first = (now, n, self.cpu_seconds(), self.broker_cpu_seconds())
             if n >= target:
                 assert first is not None
-                return Progress(n - first[1], now - first[0], self.cpu_seconds() - first[2])
+                return Progress(n - first[1], now - first[0], self.cpu_seconds() - first[2],
+                                self.broker_cpu_seconds() - first[3])
             time.sleep(0.1)
         raise BenchError(f"only {self.applied()} of {target} events applied within {timeout:.0f}s")

@@ -91,6 +91,9 @@ def run(scale: Scale) -> dict[str, float]:
             progress = drain_rate(scale.saga_orders, processes, env)
             figures[f"saga.{name}.{processes}p"] = progress.rate
             figures[f"saga.{name}.{processes}p.cpu_us_per_event"] = progress.cpu_us_per_event
+            # Where the 2 cores go: what scaling to 2 processes has to share.
+            figures[f"saga.{name}.{processes}p.worker_cores"] = progress.worker_cores
+            figures[f"saga.{name}.{processes}p.broker_cores"] = progress.broker_cores
     # Latency well below saturation: half the measured one-process rate.
     one = figures["saga.kafka-python.1p"]
     figures.update(paced_latency(max(50.0, min(one / 2, 5000.0)), scale.latency_seconds))

@@ -43,6 +43,15 @@ def _row(f: Figures, measurement: str, keys: tuple[str, ...], figure: Callable[.
     return Row(measurement, figure(*values), target, check(*values) if check else None, note)
 
 
+def _cores_row(f: Figures, client: str, label: str) -> Row:
+    """Cores the workers and the broker kept busy, 1 and 2 processes: what 2 processes share."""
+    keys = tuple(f"saga.{client}.{p}p.{who}_cores" for p in (1, 2) for who in ("worker", "broker"))
+    return _row(f, f"order saga, {label}: cores busy, 1 -> 2 processes", keys,
+                lambda w1, b1, w2, b2: f"workers {w1:.2f} -> {w2:.2f}, broker {b1:.2f} -> {b2:.2f}",
+                "reference: what 2 processes share on 2 cores", None,
+                "CPU time over the measured window / its length; workers = all their threads")
+
+
 def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[Row]:
     scaled = f" ({scale_note})" if scale_note else ""
     rows = [
@@ -86,6 +95,7 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
         _row(f, "order saga, kafka-python, 2 processes", ("saga.kafka-python.2p", "saga.kafka-python.1p"),
              lambda v, one: f"{_n(v)} events/s total ({_n(v / 2)}/process) = {v / one:.2f}x",
              ">= 1.4x one process (broker on the same 2 cores)", lambda v, one: v >= 1.4 * one),
+        _cores_row(f, "kafka-python", "kafka-python"),
         _row(f, "latency input produce -> command produce, 1 process",
              ("latency.p50_ms", "latency.p99_ms", "latency.offered_rate"),
              lambda p50, p99, rate: f"p50 {_n(p50)} ms, p99 {_n(p99)} ms at {_n(rate)} events/s offered",
@@ -99,6 +109,7 @@ def build_rows(f: Figures, confluent_saga: bool, scale_note: str = "") -> list[R
             _row(f, "order saga, confluent-kafka, 2 processes", ("saga.confluent.2p", "saga.confluent.1p"),
                  lambda v, one: f"{_n(v)} events/s total = {v / one:.2f}x", ">= 1.4x one process",
                  lambda v, one: v >= 1.4 * one),
+            _cores_row(f, "confluent", "confluent-kafka"),
         ]
     else:
         rows.append(Row("order saga, confluent-kafka transport", "not available on this build",

