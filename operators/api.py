@@ -49,7 +49,7 @@ RESERVED_FIELDS = frozenset({
 })
 
 
-def _with_changes(armed: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+def apply_timer_changes(armed: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """`armed` (timer name -> due) after one call's changes, in place: None cancels,
     anything else arms. What a context and a workflow instance both answer from."""
     for name, change in changes.items():

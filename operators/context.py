@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from eventyard.core.envelope import utc_from_ms
 from eventyard.core.native import compiled
 from eventyard.core.errors import OperatorDefinitionError
-from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event, _with_changes
+from eventyard.operators.api import RESERVED_FIELDS, Context, Emit, Event, apply_timer_changes
 from eventyard.operators.forget import ENGINE_TIMERS
 
 __all__ = ["KeyContext", "DeadLetterIntent", "state_fields", "private_state"]
@@ -148,7 +148,7 @@ class KeyContext(Context[Any]):
     def _armed_ms(self) -> dict[str, int]:
         """Armed timers (the engine's own left out) -> due ms, this call's changes applied."""
         armed = {name: t[0] for name, t in self._record["timers"].items() if name not in ENGINE_TIMERS}
-        return _with_changes(armed, self.timer_changes)
+        return apply_timer_changes(armed, self.timer_changes)
 
     def timers(self) -> dict[str, datetime]:
         return {name: utc_from_ms(due) for name, due in sorted(self._armed_ms().items())}

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from eventyard.core.errors import WorkflowDefinitionError
-from eventyard.operators.api import Emit, Event, RetryableError, _with_changes
+from eventyard.operators.api import Emit, Event, RetryableError, apply_timer_changes
 
 __all__ = ["Workflow", "Instance", "Event", "on", "on_timeout", "Emit", "RetryableError", "NO_HANDLER"]
 
@@ -122,8 +122,8 @@ class Instance:
             self.timer_changes[timer] = None
 
     def pending_timers(self) -> list[str]:
-        return sorted(_with_changes(dict.fromkeys(t for t in self._timers() if not t.startswith("__")),
-                                    self.timer_changes))
+        armed = dict.fromkeys(t for t in self._timers() if not t.startswith("__"))
+        return sorted(apply_timer_changes(armed, self.timer_changes))
 
 
 def on(*event_types: str, when: str | Collection[str] | None = None) -> Callable[[F], F]:
