@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from eventyard.core import native, routing
 from eventyard.core.records import OutRecord
+from eventyard.kafka import record_v2
 from eventyard.observe import tracing
 from eventyard.operators import context, outputs
 from eventyard.operators.api import RESERVED_FIELDS, Emit
@@ -81,6 +82,13 @@ def test_outbox_entries_are_byte_identical(created, topic, key, value, headers, 
     framed: dict[str, bytes] = {}
     expected = outbox._py_encode_entry(created, record)
     assert _native.encode_outbox_entry(framed, outbox._text, created, record) == expected
+
+
+@needs_compiled
+@given(offset=st.integers(0, 2**31 - 1), delta=st.integers(-2**62, 2**62), key=blobs, value=blobs, headers=headers)
+def test_kafka_records_are_byte_identical(offset, delta, key, value, headers):
+    expected = record_v2.encode_record_py(offset, delta, key, value, headers)
+    assert _native.record_v2(offset, delta, key, value, headers) == expected
 
 
 def _pure_envelope_records(cause_id, emits, topics, common, record_key, parent, trace_id):

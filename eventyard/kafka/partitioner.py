@@ -16,9 +16,14 @@ from typing import Any
 from kafka.partitioner import DefaultPartitioner
 from kafka.partitioner.default import murmur2
 
-__all__ = ["KeyHashPartitioner"]
+__all__ = ["KeyHashPartitioner", "key_partition"]
 
 _key_hash = functools.lru_cache(maxsize=65_536)(murmur2)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition of `key` among `partitions` (numbered 0..n-1), as Kafka's default partitioner places it."""
+    return (_key_hash(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyHashPartitioner(DefaultPartitioner):
@@ -27,7 +32,7 @@ class KeyHashPartitioner(DefaultPartitioner):
         partitions = cluster.partitions_for_topic(topic) if serialized_key is not None else None
         if not partitions:  # no key (random pick), or unknown topic (the default raises)
             return int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
-        index = (_key_hash(serialized_key) & 0x7FFFFFFF) % len(partitions)
+        index = key_partition(serialized_key, len(partitions))
         # Kafka numbers a topic's partitions 0..n-1, so the index is the partition;
         # anything else takes the default's sorted lookup.
         if index in partitions:

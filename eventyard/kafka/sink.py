@@ -16,6 +16,7 @@ from bytewax.outputs import StatefulSinkPartition
 from kafka import KafkaProducer
 
 from eventyard.config import KafkaSettings
+from eventyard.kafka.appender import BatchAppender
 from eventyard.kafka.client import kafka_errors
 from eventyard.kafka.edge_sink import EdgeSink
 from eventyard.kafka.meter import OutMeter
@@ -47,6 +48,7 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
     def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
         self._settings = settings
         self._producer = ProducerPool.acquire(settings)
+        self._appender = BatchAppender(self._producer, self._failed)
         self._meter = OutMeter(pipeline)
         self._failure: BaseException | None = None
         self._topics_known: set[str] = set()
@@ -56,12 +58,7 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
 
     def write_batch(self, values: list[OutRecord]) -> None:
         with self._one_wakeup(values):
-            for record in values:
-                future = self._producer.send(
-                    record.topic, key=record.key, value=record.value, headers=list(record.headers),
-                    timestamp_ms=record.timestamp_ms,
-                )
-                future.add_errback(self._failed)
+            self._appender.append(values)
         self._meter.count(values)
 
     @contextmanager

@@ -1,0 +1,169 @@
+"""BatchAppender: a sink batch of records into kafka-python's accumulator at once.
+
+`KafkaProducer.send()` cost 33-37 us of the worker's thread per record (measured,
+docs/benchmarks.md): per record it validates headers, runs the partitioner,
+estimates the size, takes the partition's lock, formats a debug-log string and
+encodes the record in pure Python. The sink hands over hundreds of records at a
+time, so this does per batch what can be done per batch: records are grouped by
+partition (the same murmur2 placement as `KeyHashPartitioner`), each partition's
+lock is taken once, each record is encoded by the compiled hot path and appended
+to the partition's open batch exactly as kafka-python's builder appends it, with
+the same per-record future (so errors, retries and batch splits behave as after
+`send()`).
+
+This writes into kafka-python's private accumulator structures, so it runs only
+with the kafka-python releases it was checked against (`SUPPORTED`), message
+format v2 and no transactions; anything else, and any record this path does not
+place (no key, topic metadata not yet known), goes through `send()`, in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kafka
+from kafka import KafkaProducer
+from kafka.errors import IllegalStateError, MessageSizeTooLargeError
+from kafka.producer.future import FutureRecordMetadata
+from kafka.producer.producer_batch import ProducerBatch
+from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.record.memory_records import MemoryRecordsBuilder
+from kafka.structs import TopicPartition
+
+from eventyard.core.records import OutRecord
+from eventyard.kafka.partitioner import key_partition
+from eventyard.kafka.record_v2 import encode_record
+
+__all__ = ["BatchAppender", "SUPPORTED", "supports"]
+
+# kafka-python releases whose accumulator layout this was checked against
+# (tests/kafka/test_appender.py compares the batches byte for byte with send()'s).
+SUPPORTED = ("3.0.",)
+_BATCH_HEADER = DefaultRecordBatchBuilder.HEADER_STRUCT.size
+
+OnError = Callable[[BaseException], Any]
+
+
+def supports(producer: KafkaProducer) -> bool:
+    """True when `producer`'s accumulator is one this appender can write into."""
+    accumulator = getattr(producer, "_accumulator", None)
+    transactions = getattr(producer, "_transaction_manager", None)
+    return (kafka.__version__.startswith(SUPPORTED) and accumulator is not None
+            and accumulator.config.get("message_version") == 2
+            and not (transactions is not None and transactions.is_transactional()))
+
+
+class BatchAppender:
+    def __init__(self, producer: KafkaProducer, on_error: OnError, *, fast: bool = True) -> None:
+        """`on_error` gets each record's failure; `fast=False` sends every record through send()."""
+        self._producer = producer
+        self._on_error = on_error
+        self.fast = fast and supports(producer)
+        self._max_record = int(producer.config["max_request_size"]) - _BATCH_HEADER
+
+    def append(self, records: list[OutRecord]) -> None:
+        """Append `records`, in order per partition; wake the sender once if a batch is ready."""
+        if not self.fast:
+            self._send(records)
+            return
+        metadata = self._producer._metadata
+        counts: dict[str, int] = {}
+        placed: dict[TopicPartition, list[OutRecord]] = {}
+        for record in records:
+            count = counts.get(record.topic)
+            if count is None:
+                partitions = metadata.partitions_for_topic(record.topic)
+                # Kafka numbers partitions 0..n-1; anything else, or unknown metadata, takes send()
+                count = counts[record.topic] = (len(partitions) if partitions and max(partitions) == len(partitions) - 1
+                                                else 0)
+            if count == 0 or record.key is None:
+                # What is placed so far goes first: a partition's records keep their order.
+                if placed:
+                    self._append_placed(placed)
+                    placed = {}
+                self._send([record])
+                continue
+            tp = TopicPartition(record.topic, key_partition(record.key, count))
+            group = placed.get(tp)
+            if group is None:
+                placed[tp] = [record]
+            else:
+                group.append(record)
+        if placed:
+            self._append_placed(placed)
+
+    def _send(self, records: list[OutRecord]) -> None:
+        send, on_error = self._producer.send, self._on_error
+        for record in records:
+            send(record.topic, key=record.key, value=record.value, headers=list(record.headers),
+                 timestamp_ms=record.timestamp_ms).add_errback(on_error)
+
+    def _append_placed(self, placed: dict[TopicPartition, list[OutRecord]]) -> None:
+        accumulator = self._producer._accumulator
+        config = accumulator.config
+        now = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        ready = False
+        accumulator._appends_in_progress.increment()
+        try:
+            for tp, group in placed.items():
+                with accumulator._tp_lock(tp):
+                    if accumulator._closed:
+                        raise IllegalStateError("KafkaProducer already closed!")
+                    queue = accumulator._batches[tp]
+                    batch = queue[-1] if queue else None
+                    for record in group:
+                        timestamp = record.timestamp_ms if record.timestamp_ms is not None else now_ms
+                        if batch is None or not self._try_append(batch, record, timestamp, now):
+                            batch = ProducerBatch(tp, MemoryRecordsBuilder(
+                                config["message_version"], config["compression_attrs"], config["batch_size"]), now=now)
+                            self._try_append(batch, record, timestamp, now)  # a new batch takes any record
+                            queue.append(batch)
+                            accumulator._incomplete.add(batch)
+                            ready = True
+                    ready = ready or len(queue) > 1 or bool(queue and queue[-1].records.is_full())
+        finally:
+            accumulator._appends_in_progress.decrement()
+        if ready:
+            self._producer._sender.wakeup()
+
+    def _try_append(self, batch: ProducerBatch, record: OutRecord, timestamp: int, now: float) -> bool:
+        """What ProducerBatch.try_append -> MemoryRecordsBuilder.append ->
+        DefaultRecordBatchBuilder.append do, with the record encoded in one call."""
+        records = batch.records
+        if records._closed:
+            return False
+        builder = records._builder
+        offset = records._next_offset
+        first = builder._first_timestamp
+        encoded = encode_record(offset, 0 if first is None else timestamp - first, record.key, record.value,
+                                record.headers)
+        size = len(encoded)
+        if first is None:
+            if size > self._max_record:
+                # as send() refuses it; the records before it stay appended, as after send()
+                raise MessageSizeTooLargeError(
+                    f"The message is {size} bytes when serialized which is larger than the maximum request "
+                    "size you have configured with the max_request_size configuration")
+            builder._first_timestamp = builder._max_timestamp = timestamp
+        elif size + len(builder._buffer) > builder._batch_size:
+            return False
+        elif builder._max_timestamp < timestamp:
+            builder._max_timestamp = timestamp
+        builder._num_records += 1
+        builder._last_offset = offset
+        builder._buffer += encoded
+        records._next_offset = offset + 1
+        if size > batch.max_record_size:
+            batch.max_record_size = size
+        batch.last_append = now
+        key, value, headers = record.key, record.value, record.headers
+        future = FutureRecordMetadata(
+            batch.produce_future, offset, timestamp, None, len(key) if key is not None else -1,
+            len(value) if value is not None else -1,
+            sum(len(name.encode()) + len(data) for name, data in headers) if headers else -1)
+        batch._record_futures.append(future)
+        future.add_errback(self._on_error)
+        return True

@@ -1,0 +1,139 @@
+"""The batch appender puts records where send() would, as the bytes send() would write,
+and reports their failures the way send()'s futures do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import kafka
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kafka import KafkaProducer
+from kafka.errors import MessageSizeTooLargeError
+from kafka.record.default_records import DefaultRecordBatchBuilder
+
+from eventyard.config import KafkaSettings
+from eventyard.core.records import OutRecord
+from eventyard.kafka import create_topics
+from eventyard.kafka.appender import BatchAppender, supports
+from eventyard.kafka.partitioner import KeyHashPartitioner
+from eventyard.kafka.reader import read_topic
+from eventyard.kafka.record_v2 import encode_record_py
+
+TOPICS = ("commands", "events")
+keys = st.binary(max_size=12)
+blobs = st.none() | st.binary(max_size=300)
+headers = st.lists(st.tuples(st.text(max_size=20), st.none() | st.binary(max_size=40)), max_size=4).map(tuple)
+sendable_headers = st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=40)), max_size=4).map(tuple)
+timestamps = st.integers(1_700_000_000_000, 1_800_000_000_000)
+# what send() accepts: a key (these take the fast path), header values as bytes
+records = st.lists(st.builds(OutRecord, st.sampled_from(TOPICS), keys, blobs, sendable_headers, timestamps),
+                   max_size=60)
+
+
+@given(offset=st.integers(0, 2**31 - 1), delta=st.integers(-2**62, 2**62), key=blobs, value=blobs, headers=headers)
+def test_a_record_is_encoded_as_kafka_pythons_builder_encodes_it(offset, delta, key, value, headers):
+    builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, batch_size=10**7)
+    builder.append(0, 0, None, None, [])  # the first record sets the batch's base timestamp (0)
+    start = len(builder._buffer)
+    builder.append(offset, delta, key, value, list(headers))
+    assert encode_record_py(offset, delta, key, value, headers) == bytes(builder._buffer[start:])
+
+
+@pytest.fixture
+def producers(broker) -> Iterator[tuple[KafkaSettings, KafkaProducer, KafkaProducer]]:
+    """Two producers that hold what they are given (a long linger) on topics with known metadata."""
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=5)
+    create_topics(settings, list(TOPICS))
+    made = [KafkaProducer(**settings.client_options(), linger_ms=600_000, delivery_timeout_ms=700_000,
+                             partitioner=KeyHashPartitioner())
+            for _ in range(2)]
+    for producer in made:
+        for topic in TOPICS:
+            producer.send(topic, key=b"warm", value=b"warm", timestamp_ms=1)
+        producer.flush()  # metadata known, nothing held
+    yield settings, made[0], made[1]
+    for producer in made:
+        producer.close(timeout=5)
+
+
+def _batches(producer: KafkaProducer) -> dict[tuple[str, int], list[tuple]]:
+    """Each partition's open batches: buffer, record count and timestamps, as they would go out."""
+    accumulator = producer._accumulator
+    return {(tp.topic, tp.partition): [(bytes(b.records._builder._buffer), b.records.next_offset(),
+                                        b.records._builder._first_timestamp, b.records._builder._max_timestamp)
+                                       for b in queue]
+            for tp, queue in accumulator._batches.items() if queue}
+
+
+pytestmark = pytest.mark.integration
+
+
+@given(batch=records)
+def test_appended_batches_are_byte_identical_to_sends(producers, batch):
+    _, by_send, by_appender = producers
+    assert supports(by_appender)
+    failures: list[BaseException] = []
+    for record in batch:
+        by_send.send(record.topic, key=record.key, value=record.value, headers=list(record.headers),
+                     timestamp_ms=record.timestamp_ms)
+    BatchAppender(by_appender, failures.append).append(batch)
+    assert _batches(by_appender) == _batches(by_send)
+    by_send.flush()
+    by_appender.flush()
+    assert failures == []
+
+
+def test_every_record_arrives_in_order_per_partition_on_both_paths(broker):
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3)
+    create_topics(settings, ["fast", "fallback"])
+    producer = KafkaProducer(**settings.client_options(), linger_ms=5, partitioner=KeyHashPartitioner())
+    failures: list[BaseException] = []
+    try:
+        for topic, fast in (("fast", True), ("fallback", False)):
+            appender = BatchAppender(producer, failures.append, fast=fast)
+            # a keyless record and one for a topic whose metadata is not known yet take send()
+            for start in range(0, 3000, 500):
+                appender.append([OutRecord(topic, b"k%d" % (n % 7) if n % 100 else None, b"%d" % n,
+                                           (("n", b"%d" % n),)) for n in range(start, start + 500)])
+        producer.flush()
+    finally:
+        producer.close()
+    assert failures == []
+    for topic in ("fast", "fallback"):
+        got = read_topic(settings, topic)
+        assert sorted(int(m.value) for m in got) == list(range(3000))
+        for m in got:
+            assert m.headers == [("n", m.value)]
+        by_key: dict[bytes, list[int]] = {}
+        for m in got:
+            if m.key is not None:
+                by_key.setdefault(m.key, []).append(int(m.value))
+        assert all(values == sorted(values) for values in by_key.values())
+
+
+def test_a_record_too_large_for_a_request_is_refused_as_send_refuses_it(producers):
+    _, _, producer = producers
+    appender = BatchAppender(producer, lambda exc: None)
+    with pytest.raises(MessageSizeTooLargeError):
+        appender.append([OutRecord("commands", b"k", b"x" * (producer.config["max_request_size"] + 1))])
+
+
+def test_records_that_never_go_out_are_reported_as_failed(producers):
+    _, _, producer = producers
+    failures: list[BaseException] = []
+    BatchAppender(producer, failures.append).append(
+        [OutRecord(TOPICS[n % 2], b"k%d" % n, b"v") for n in range(40)])
+    # The long linger holds them; a sender closed by force aborts its batches (as
+    # when close() times out), failing each record's future.
+    producer._sender.force_close()
+    producer._sender.join(30)
+    assert len(failures) == 40
+
+
+def test_a_kafka_python_release_it_was_not_checked_against_takes_send(producers, monkeypatch):
+    _, _, producer = producers
+    monkeypatch.setattr(kafka, "__version__", "3.9.0")
+    assert not supports(producer)
+    assert not BatchAppender(producer, lambda exc: None).fast
