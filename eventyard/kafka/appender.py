@@ -139,7 +139,7 @@ class BatchAppender:
         offset = records._next_offset
         first = builder._first_timestamp
         encoded = encode_record(offset, 0 if first is None else timestamp - first, record.key, record.value,
-                                record.headers)
+                                record.headers)  # placed records have a key
         size = len(encoded)
         if first is None:
             if size > self._max_record:
@@ -159,11 +159,11 @@ class BatchAppender:
         if size > batch.max_record_size:
             batch.max_record_size = size
         batch.last_append = now
-        key, value, headers = record.key, record.value, record.headers
-        future = FutureRecordMetadata(
-            batch.produce_future, offset, timestamp, None, len(key) if key is not None else -1,
-            len(value) if value is not None else -1,
-            sum(len(name.encode()) + len(data) for name, data in headers) if headers else -1)
+        value = record.value
+        # The header size (-1: not counted) is only reported in the future's RecordMetadata, which
+        # nothing here reads; summing it cost 4% of a worker's samples.
+        future = FutureRecordMetadata(batch.produce_future, offset, timestamp, None, len(record.key),
+                                      len(value) if value is not None else -1, -1)
         batch._record_futures.append(future)
         future.add_errback(self._on_error)
         return True
