@@ -14,6 +14,13 @@ The same pass is repeated with parts of the engine's work left out (decision
 records, the outbox, building outputs at all, everything after decode and
 routing), so the report can say what each guarantee costs per event.
 
+This box's speed moves 10-40% within minutes (the same code measured 65 and 111
+us per event in one A/B), so the figures that targets judge are taken the way
+`timeit` takes them: the full engine pass runs ENGINE_PASSES times and the best
+is the figure (other load only ever adds time; the median is reported beside
+it), and the 2-against-1-process ratio is the median of alternated pairs, each
+pair measured back to back.
+
 `python -m bench.engine_only [--orders N] [--passes engine,...] [--processes 1,2]
 [--no-freeze]` runs it alone; --processes K runs the tasks split over K OS
 processes at once (task p in process p % K) and reports the combined rate.
@@ -43,10 +50,12 @@ from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
 from eventyard.state import StateDirectory, TaskStore
 
-__all__ = ["run", "measure", "batches_of"]
+__all__ = ["run", "measure", "batches_of", "median_pair"]
 
 _PARTITIONS = 4  # = tasks
 _BATCH = 500
+ENGINE_PASSES = 3
+SCALING_PAIRS = 3
 
 
 def batches_of(orders: int, now_ms: int) -> list[list[SourceMessage]]:
@@ -177,23 +186,41 @@ def in_processes(batches: list[list[SourceMessage]], processes: int) -> dict[str
             "thread_us_per_event": 1e6 * sum(m["thread_s"] for m in got) / events}
 
 
+def _one_pass(batches: list[list[SourceMessage]], tweak: dict[str, object] | None, apply: bool) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="eventyard-bench-engine-"))
+    try:
+        return measure(work, batches, tweak, apply)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run(scale: Scale) -> dict[str, float]:
     batches = batches_of(scale.saga_orders * 2, int(time.time() * 1000))
     figures: dict[str, float] = {"engine.events": sum(len(b) for b in batches)}
+    engine = sorted((_one_pass(batches, None, True) for _ in range(ENGINE_PASSES)), key=lambda m: m["thread_s"])
+    figures.update(_figures("engine", engine[0]))
+    figures["engine.passes"] = len(engine)
+    figures["engine.median_main_thread_us_per_event"] = 1e6 * engine[len(engine) // 2]["thread_s"] / engine[0]["events"]
     passes: list[tuple[str, dict[str, object] | None, bool]] = [
-        ("engine", None, True), *((f"engine.{name}", tweak, True) for name, tweak in _VARIANTS.items()),
-        ("engine.decode_route", None, False)]
+        *((f"engine.{name}", tweak, True) for name, tweak in _VARIANTS.items()), ("engine.decode_route", None, False)]
     for prefix, tweak, apply in passes:
-        work = Path(tempfile.mkdtemp(prefix="eventyard-bench-engine-"))
-        try:
-            figures.update(_figures(prefix, measure(work, batches, tweak, apply)))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    # The engine in tasks over 2 processes against 1, no broker (issue 14: >= 1.6x).
-    one, two = in_processes(batches, 1), in_processes(batches, 2)
+        figures.update(_figures(prefix, _one_pass(batches, tweak, apply)))
+    # The engine in tasks over 2 processes against 1, no broker (issue 14: >= 1.6x),
+    # in alternated pairs; the median pair's figures.
+    pairs = [(in_processes(batches, 1), in_processes(batches, 2)) for _ in range(SCALING_PAIRS)]
+    one, two = median_pair(pairs)
     figures.update({"engine.1p.events_per_s": one["events_per_s"], "engine.2p.events_per_s": two["events_per_s"],
-                    "engine.2p_vs_1p": two["events_per_s"] / one["events_per_s"]})
+                    "engine.2p_vs_1p": two["events_per_s"] / one["events_per_s"], "engine.scaling_pairs": len(pairs)})
     return figures
+
+
+Pair = tuple[dict[str, float], dict[str, float]]
+
+
+def median_pair(pairs: list[Pair]) -> Pair:
+    """The (1 process, 2 processes) pair whose ratio is the median (the upper one of an even count)."""
+    ranked = sorted(pairs, key=lambda pair: pair[1]["events_per_s"] / pair[0]["events_per_s"])
+    return ranked[len(ranked) // 2]
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.report import END, START, render_section, splice
+from bench.engine_only import median_pair
 from bench.targets import build_rows
 
 FIGURES = {
@@ -58,6 +59,23 @@ def test_engine_cost_by_part_is_the_difference_between_passes() -> None:
     row = _row(build_rows(figures, confluent_saga=False), "engine alone: Python CPU per event by part")
     assert row.figure == ("decode+route 30 us, state/timers/dedup 190 us, building outputs 50 us, "
                           "outbox 30 us = 300 us; decision records alone (built and stored) 20 us")
+
+
+def test_the_engine_row_judges_the_best_pass_and_shows_the_median() -> None:
+    engine = {"engine.events_per_s": 15_000.0, "engine.cpu_us_per_event": 66.0, "engine.main_thread_us_per_event": 58.0,
+              "engine.passes": 3.0, "engine.median_main_thread_us_per_event": 71.0}
+    row = _row(build_rows({**FIGURES, **engine}, confluent_saga=False), "order saga engine alone")
+    assert row.met is True
+    assert "58 us in Python's thread; best of 3 passes, median 71" in row.figure
+    slow = _row(build_rows({**FIGURES, **engine, "engine.main_thread_us_per_event": 61.0}, confluent_saga=False),
+                "order saga engine alone")
+    assert slow.met is False
+
+
+def test_the_scaling_ratio_is_the_median_of_alternated_pairs() -> None:
+    pair = lambda one, two: ({"events_per_s": one}, {"events_per_s": two})  # noqa: E731
+    pairs = [pair(100.0, 190.0), pair(120.0, 150.0), pair(80.0, 136.0)]  # 1.90x, 1.25x, 1.70x
+    assert median_pair(pairs) == pairs[2]
 
 
 def test_the_header_says_whether_the_box_was_busy_from_its_load() -> None:
