@@ -41,6 +41,7 @@ class WorkerConsumer:
                 auto_offset_reset=settings.start_from,  # a resumed offset past retention
                 max_poll_records=settings.max_poll_records,
                 fetch_max_wait_ms=100,
+                metrics_enabled=False,  # kafka-python's own sensors: Eventyard exports its own metrics
             )
         self._buffers: dict[TopicPartition, deque[ConsumerRecord]] = {}
         self._next: dict[TopicPartition, int | None] = {}  # offset after the last record fetched
