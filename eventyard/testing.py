@@ -38,7 +38,9 @@ from eventyard.operators.decode import Decoder, Inbound
 from eventyard.operators.engine import EngineConfig, OperatorEngine
 from eventyard.operators.retry import RetryPolicy
 from eventyard.operators.workflow import Workflow
-from eventyard.operators.workflow_operator import WorkflowOperator
+from eventyard.operators.forget import ENGINE_TIMERS
+from eventyard.operators.workflow_operator import (EXPIRE_TIMER, ORPHAN_TIMER, REORDER_TIMER, UNEXPECTED_TIMER,
+                                                   WorkflowOperator)
 from eventyard.state import TaskStore
 
 __all__ = ["OperatorTestKit", "Emitted", "DeadLettered"]
@@ -77,8 +79,12 @@ class OperatorTestKit:
     def __init__(self, operator: Operator[Any] | Workflow, catalog: EventCatalog, *, outputs: dict[str, str] | None = None,
                  start: datetime = START, max_attempts: int = 3,
                  retry_backoff: timedelta = timedelta(seconds=1), path: Path | None = None) -> None:
+        # kit.timers() shows what the operator's own ctx.timers() shows: all but the
+        # engine's; a workflow's, not those its operator keeps for it.
+        self._hidden_timers = ENGINE_TIMERS
         if isinstance(operator, Workflow):
             operator = WorkflowOperator(operator)  # as a pipeline runs its workflow
+            self._hidden_timers = ENGINE_TIMERS | {EXPIRE_TIMER, ORPHAN_TIMER, UNEXPECTED_TIMER, REORDER_TIMER}
         self.operator: Operator[Any] = operator
         self.catalog = catalog
         self.now = start
@@ -147,7 +153,7 @@ class OperatorTestKit:
     def timers(self, key: str) -> dict[str, datetime]:
         record = self.store.get_instance(self.engine.stored_id(key)) or {"timers": {}}
         return {name: utc_from_ms(t[0])
-                for name, t in sorted(record["timers"].items()) if not name.startswith("__")}
+                for name, t in sorted(record["timers"].items()) if name not in self._hidden_timers}
 
     def emitted_types(self) -> list[str]:
         return [e.type for e in self.emitted]

@@ -106,3 +106,41 @@ def test_handlers_see_event_time_as_a_datetime_and_as_the_same_instant_in_ms():
 
 def timer_iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+
+
+class Watcher(Operator[Count]):
+    """Arms a timer of its own whose name starts with underscores, and lists what it sees."""
+
+    name = "watcher"
+    consumes = {"PaymentReceived"}
+    state = Count
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_event(self, ctx: Context[Count], event: Event) -> None:
+        ctx.state = Count(n=1)
+        ctx.set_timer("__own", after=timedelta(minutes=5))
+        ctx.set_timer("report", after=timedelta(minutes=9))
+        self.seen = list(ctx.timers())
+
+    def on_timer(self, ctx: Context[Count], timer: Timer) -> None:
+        pass
+
+
+def test_kit_timers_are_the_timers_the_operator_itself_sees():
+    watcher = Watcher()
+    with OperatorTestKit(watcher, CATALOG) as kit:
+        kit.send("PaymentReceived", "o-1", payment_id="p", amount=1)
+        assert list(kit.timers("o-1")) == watcher.seen == ["__own", "report"]
+
+
+def test_kit_timers_of_a_workflow_are_its_own_not_its_operators():
+    from eventyard.pipelines.order_saga import OrderSaga, OrderSagaOptions
+
+    with OperatorTestKit(OrderSaga(OrderSagaOptions()), CATALOG) as kit:
+        kit.send("OrderPlaced", "o-1", customer_id="c", amount=10, currency="EUR",
+                 items=[{"sku": "s", "quantity": 1}])
+        assert list(kit.timers("o-1")) == ["payment_reminder", "payment_timeout"]
+        kit.send("PaymentFailed", "o-1", payment_id="p", reason="declined")
+        assert kit.state("o-1")["finished"] and kit.timers("o-1") == {}  # its __expire__ is the operator's
