@@ -40,6 +40,7 @@ from pathlib import Path
 
 from bench.saga_env import PIPELINE, patched_environ
 from bench.scale import FULL, Scale
+from bench.stats import median_pair
 from bench.workload import Workload
 from eventyard.core.records import SourceMessage
 from eventyard.operators.decode import Inbound
@@ -50,7 +51,7 @@ from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
 from eventyard.state import StateDirectory, TaskStore
 
-__all__ = ["run", "measure", "batches_of", "median_pair"]
+__all__ = ["run", "measure", "batches_of"]
 
 _PARTITIONS = 4  # = tasks
 _BATCH = 500
@@ -212,15 +213,6 @@ def run(scale: Scale) -> dict[str, float]:
     figures.update({"engine.1p.events_per_s": one["events_per_s"], "engine.2p.events_per_s": two["events_per_s"],
                     "engine.2p_vs_1p": two["events_per_s"] / one["events_per_s"], "engine.scaling_pairs": len(pairs)})
     return figures
-
-
-Pair = tuple[dict[str, float], dict[str, float]]
-
-
-def median_pair(pairs: list[Pair]) -> Pair:
-    """The (1 process, 2 processes) pair whose ratio is the median (the upper one of an even count)."""
-    ranked = sorted(pairs, key=lambda pair: pair[1]["events_per_s"] / pair[0]["events_per_s"])
-    return ranked[len(ranked) // 2]
 
 
 def main() -> None:

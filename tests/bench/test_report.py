@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.report import END, START, render_section, splice
-from bench.engine_only import median_pair
+from bench.stats import median_pair
 from bench.targets import build_rows
 
 FIGURES = {
