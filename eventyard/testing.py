@@ -39,8 +39,7 @@ from eventyard.operators.engine import EngineConfig, OperatorEngine
 from eventyard.operators.retry import RetryPolicy
 from eventyard.operators.workflow import Workflow
 from eventyard.operators.forget import ENGINE_TIMERS
-from eventyard.operators.workflow_operator import (EXPIRE_TIMER, ORPHAN_TIMER, REORDER_TIMER, UNEXPECTED_TIMER,
-                                                   WorkflowOperator)
+from eventyard.operators.workflow_operator import OPERATOR_TIMERS, WorkflowOperator
 from eventyard.state import TaskStore
 
 __all__ = ["OperatorTestKit", "Emitted", "DeadLettered"]
@@ -84,7 +83,7 @@ class OperatorTestKit:
         self._hidden_timers = ENGINE_TIMERS
         if isinstance(operator, Workflow):
             operator = WorkflowOperator(operator)  # as a pipeline runs its workflow
-            self._hidden_timers = ENGINE_TIMERS | {EXPIRE_TIMER, ORPHAN_TIMER, UNEXPECTED_TIMER, REORDER_TIMER}
+            self._hidden_timers = ENGINE_TIMERS | OPERATOR_TIMERS
         self.operator: Operator[Any] = operator
         self.catalog = catalog
         self.now = start

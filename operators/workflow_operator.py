@@ -30,7 +30,7 @@ from eventyard.operators import sequence
 from eventyard.operators.api import Context, Event, Operator, Timer
 from eventyard.operators.workflow import NO_HANDLER, Instance, Workflow
 
-__all__ = ["WorkflowOperator", "EXPIRE_TIMER", "ORPHAN_TIMER", "UNEXPECTED_TIMER", "REORDER_TIMER"]
+__all__ = ["WorkflowOperator", "EXPIRE_TIMER", "ORPHAN_TIMER", "UNEXPECTED_TIMER", "REORDER_TIMER", "OPERATOR_TIMERS"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ EXPIRE_TIMER = "__expire__"
 ORPHAN_TIMER = "__orphaned__"
 UNEXPECTED_TIMER = "__unexpected__"
 REORDER_TIMER = "__reorder__"
+# what this operator arms for an instance, never the workflow itself
+OPERATOR_TIMERS = frozenset({EXPIRE_TIMER, ORPHAN_TIMER, UNEXPECTED_TIMER, REORDER_TIMER})
 _MS = timedelta(milliseconds=1)
 
 
