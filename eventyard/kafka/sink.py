@@ -8,10 +8,6 @@ Flushing per epoch instead of per batch keeps throughput (DESIGN.md 6).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 from bytewax.outputs import StatefulSinkPartition
 from kafka import KafkaProducer
 
@@ -52,51 +48,13 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
         self._appender = BatchAppender(self._producer, self._failed)
         self._meter = OutMeter(pipeline)
         self._failure: BaseException | None = None
-        self._topics_known: set[str] = set()
 
     def _failed(self, exc: BaseException) -> None:
         self._failure = self._failure or exc
 
     def write_batch(self, values: list[OutRecord]) -> None:
-        with self._one_wakeup(values):
-            self._appender.append(values)
+        self._appender.append(values)
         self._meter.count(values)
-
-    @contextmanager
-    def _one_wakeup(self, values: list[OutRecord]) -> Iterator[None]:
-        """Wake the producer's sender thread once per batch, not once per new producer batch.
-
-        `send()` wakes the sender (a socket write) whenever it opens a batch for a
-        partition; the woken thread then takes the GIL from the dataflow. With the
-        saga's outputs spread over many partitions that was most sends: traced at
-        ~11% of a worker's thread in 2-process runs, waiting for the GIL right after
-        that write. Only while every topic's metadata is known: waiting for
-        metadata needs the wake-up at once.
-        """
-        sender = getattr(self._producer, "_sender", None)
-        metadata = getattr(self._producer, "_metadata", None)
-        if sender is None or metadata is None or not self._known(metadata, values):
-            yield
-            return
-        requested: list[bool] = []
-        wakeup, shadowed = sender.wakeup, vars(sender).get("wakeup")
-        sender.wakeup = lambda: requested.append(True)  # instance attribute: shadows the method
-        try:
-            yield
-        finally:
-            if shadowed is None:
-                del sender.wakeup
-            else:
-                sender.wakeup = shadowed
-            if requested:
-                wakeup()
-
-    def _known(self, metadata: Any, values: list[OutRecord]) -> bool:
-        for topic in {record.topic for record in values} - self._topics_known:
-            if not metadata.partitions_for_topic(topic):
-                return False
-            self._topics_known.add(topic)
-        return True
 
     def snapshot(self) -> None:
         self._producer.flush()

@@ -113,6 +113,22 @@ def test_every_record_arrives_in_order_per_partition_on_both_paths(broker):
         assert all(values == sorted(values) for values in by_key.values())
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_batch_wakes_the_sender_once_on_either_path(producers, fast):
+    _, _, producer = producers
+    sender = producer._sender
+    woken: list[int] = []
+    real = sender.wakeup
+    sender.wakeup = lambda: (woken.append(1), real())  # counts the wake-ups that happen
+    try:
+        # 10 partitions across the two topics: send() alone would open (and wake for) each
+        BatchAppender(producer, lambda exc: None, fast=fast).append(
+            [OutRecord(TOPICS[n % 2], f"order-{n}".encode(), b"%d" % n) for n in range(200)])
+    finally:
+        del sender.wakeup
+    assert len(woken) == 1
+
+
 def test_a_record_too_large_for_a_request_is_refused_as_send_refuses_it(producers):
     _, _, producer = producers
     appender = BatchAppender(producer, lambda exc: None)
