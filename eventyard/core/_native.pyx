@@ -489,25 +489,31 @@ cdef inline char *_put_part(char *p, bytes b) noexcept:
     return _put_bytes(_put_varint(p, PyBytes_GET_SIZE(b)), b)
 
 
+cdef inline char *_put_raw(char *p, const char *data, Py_ssize_t n) noexcept:
+    p = _put_varint(p, n)
+    memcpy(p, data, n)
+    return p + n
+
+
 def record_v2(long long offset_delta, long long timestamp_delta, object key, object value, object headers):
     """One v2 record, length-prefixed, as kafka-python's DefaultRecordBatchBuilder
     appends it: attributes 0, zigzag varints, header names UTF-8."""
     cdef bytes k = None if key is None else _as_bytes(key)
     cdef bytes v = None if value is None else _as_bytes(value)
-    cdef list names = []
-    cdef list datas = []
-    cdef Py_ssize_t body, total, n
-    cdef bytes out, raw, data
+    cdef tuple pairs = headers if type(headers) is tuple else tuple(headers)
+    cdef Py_ssize_t body, total, n = len(pairs), size
+    cdef const char *name
+    cdef bytes out
     cdef char *p
+    # Two passes over the headers, sizes then bytes: a header name's UTF-8 is the
+    # str's own cached copy, so no object is made per header (the values are bytes).
     body = 1 + _varint_size(timestamp_delta) + _varint_size(offset_delta) + _part_size(k) + _part_size(v)
-    for name, item in headers:
-        raw = (<str?>name).encode()
-        data = None if item is None else _as_bytes(item)
-        names.append(raw)
-        datas.append(data)
-        body += _part_size(raw) + _part_size(data)
-    n = len(names)
     body += _varint_size(n)
+    for name_obj, item in pairs:
+        if PyUnicode_AsUTF8AndSize(<str?>name_obj, &size) == NULL:  # lone surrogates
+            PyErr_Clear()
+            name_obj.encode()  # raises what the pure twin raises
+        body += _varint_size(size) + size + _part_size(None if item is None else _as_bytes(item))
     total = _varint_size(body) + body
     out = PyBytes_FromStringAndSize(NULL, total)
     p = PyBytes_AS_STRING(out)
@@ -518,7 +524,8 @@ def record_v2(long long offset_delta, long long timestamp_delta, object key, obj
     p = _put_part(p, k)
     p = _put_part(p, v)
     p = _put_varint(p, n)
-    for j in range(n):
-        p = _put_part(p, <bytes>names[j])
-        p = _put_part(p, <bytes>datas[j])
+    for name_obj, item in pairs:
+        name = PyUnicode_AsUTF8AndSize(name_obj, &size)
+        p = _put_raw(p, name, size)
+        p = _put_part(p, None if item is None else _as_bytes(item))
     return out
