@@ -74,6 +74,7 @@ def producer_config(settings: KafkaSettings) -> dict[str, Any]:
         # Retries without reordering or duplicates (kafka-python needs in-flight 1 for this).
         "enable.idempotence": True,
         "linger.ms": settings.linger.total_seconds() * 1000,
+        "batch.size": settings.batch_bytes,
         "message.max.bytes": 4 * 1024 * 1024,
         "batch.num.messages": 10000,
     }

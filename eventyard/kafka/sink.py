@@ -29,6 +29,7 @@ def _producer(settings: KafkaSettings) -> KafkaProducer:
             **settings.client_options(),
             acks="all",
             linger_ms=int(settings.linger.total_seconds() * 1000),
+            batch_size=settings.batch_bytes,
             max_request_size=4 * 1024 * 1024,
             retries=2**31 - 1,
             max_in_flight_requests_per_connection=1,  # keep per-key order across retries
