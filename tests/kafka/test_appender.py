@@ -10,14 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka import KafkaProducer
-from kafka.errors import MessageSizeTooLargeError
+from kafka.errors import InvalidRecordError, KafkaError, MessageSizeTooLargeError
+from kafka.producer.producer_batch import ProducerBatch
 from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.structs import TopicPartition
 
 from eventyard.config import KafkaSettings
 from eventyard.core.records import OutRecord
 from eventyard.kafka import create_topics
 from eventyard.kafka.appender import BatchAppender, supports
-from eventyard.kafka.partitioner import KeyHashPartitioner
+from eventyard.kafka.partitioner import KeyHashPartitioner, key_partition
 from eventyard.kafka.reader import read_topic
 from eventyard.kafka.record_v2 import encode_record_py
 
@@ -136,16 +138,63 @@ def test_a_record_too_large_for_a_request_is_refused_as_send_refuses_it(producer
         appender.append([OutRecord("commands", b"k", b"x" * (producer.config["max_request_size"] + 1))])
 
 
-def test_records_that_never_go_out_are_reported_as_failed(producers):
+def test_records_that_never_go_out_are_reported_as_failed_once_each(producers):
     _, _, producer = producers
     failures: list[BaseException] = []
+    # every 4th keyless: send() opens its own batches among the appender's
     BatchAppender(producer, failures.append).append(
-        [OutRecord(TOPICS[n % 2], b"k%d" % n, b"v") for n in range(40)])
+        [OutRecord(TOPICS[n % 2], None if n % 4 == 0 else b"k%d" % n, b"v") for n in range(40)])
     # The long linger holds them; a sender closed by force aborts its batches (as
-    # when close() times out), failing each record's future.
+    # when close() times out), failing each record.
     producer._sender.force_close()
     producer._sender.join(30)
     assert len(failures) == 40
+
+
+def _drained(producer: KafkaProducer, tp: TopicPartition) -> list[ProducerBatch]:
+    """The partition's batches taken out and closed, as the sender takes them to send."""
+    accumulator = producer._accumulator
+    with accumulator._tp_lock(tp):
+        batches = list(accumulator._batches[tp])
+        accumulator._batches[tp].clear()
+    for batch in batches:
+        batch.records.close()
+    return batches
+
+
+def _one_partition(producer: KafkaProducer, failures: list[BaseException], n: int) -> TopicPartition:
+    BatchAppender(producer, failures.append).append([OutRecord("commands", b"one-key", b"v%d" % i) for i in range(n)])
+    return TopicPartition("commands", key_partition(b"one-key", 5))
+
+
+def test_a_failed_batch_reports_each_record_with_its_own_error(producers):
+    _, _, producer = producers
+    failures: list[BaseException] = []
+    tp = _one_partition(producer, failures, 10)
+    [batch] = _drained(producer, tp)
+    errors = [InvalidRecordError(f"record {i}") for i in range(10)]
+    batch.done(top_level_exception=KafkaError("refused"), record_exceptions_fn=errors.__getitem__)
+    producer._accumulator.deallocate(batch)
+    assert failures == errors
+
+
+def test_a_batch_kafka_python_splits_reports_failures_from_the_new_batches_once(producers):
+    _, _, producer = producers
+    failures: list[BaseException] = []
+    tp = _one_partition(producer, failures, 10)
+    [batch] = _drained(producer, tp)
+    # what the sender does when the broker answers MESSAGE_TOO_LARGE: the records go
+    # into two new batches, the old one is dropped without completing
+    producer._accumulator.split_and_reenqueue(batch)
+    producer._accumulator.deallocate(batch)
+    first, second = _drained(producer, tp)
+    assert (first.record_count, second.record_count) == (5, 5)
+    first.complete(0, -1)
+    errors = [InvalidRecordError(f"record {i}") for i in range(5)]
+    second.done(top_level_exception=KafkaError("refused"), record_exceptions_fn=errors.__getitem__)
+    for half in (first, second):
+        producer._accumulator.deallocate(half)
+    assert failures == errors
 
 
 def test_a_kafka_python_release_it_was_not_checked_against_takes_send(producers, monkeypatch):
