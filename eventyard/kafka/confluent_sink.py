@@ -14,7 +14,7 @@ from bytewax.outputs import StatefulSinkPartition
 
 from eventyard.config import KafkaSettings
 from eventyard.kafka.confluent_client import confluent_kafka, producer_config, unavailable
-from eventyard.kafka.edge_sink import EdgeSink
+from eventyard.kafka.edge_sink import EdgeSink, flatten
 from eventyard.kafka.meter import OutMeter
 from eventyard.kafka.pool import SharedClients
 from eventyard.core.records import OutRecord
@@ -60,15 +60,16 @@ class ConfluentProducer:
 _PRODUCERS: SharedClients[ConfluentProducer] = SharedClients(ConfluentProducer, ConfluentProducer.close)
 
 
-class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
+class ConfluentSinkPartition(StatefulSinkPartition[list[OutRecord], None]):
     def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
         self._settings = settings
         self._shared = _PRODUCERS.acquire(settings)
         self._meter = OutMeter(pipeline)
 
-    def write_batch(self, values: list[OutRecord]) -> None:
+    def write_batch(self, values: list[list[OutRecord]]) -> None:
         producer = self._shared.producer
-        for record in values:
+        records = flatten(values)
+        for record in records:
             while True:
                 try:
                     if record.timestamp_ms is None:
@@ -82,7 +83,7 @@ class ConfluentSinkPartition(StatefulSinkPartition[OutRecord, None]):
                     # librdkafka's queue is full: let it send before queueing more.
                     producer.poll(_QUEUE_FULL_WAIT_S)
         producer.poll(0)  # serve (failure) delivery reports without waiting
-        self._meter.count(values)
+        self._meter.count(records)
 
     def snapshot(self) -> None:
         self._shared.flush()

@@ -8,7 +8,7 @@ from eventyard.config import KafkaSettings
 from eventyard.core.errors import ConfigError
 from eventyard.core.records import OutRecord
 
-__all__ = ["EdgeSink", "MAX_PROCESSES", "process_part"]
+__all__ = ["EdgeSink", "MAX_PROCESSES", "flatten", "process_part"]
 
 MAX_PROCESSES = 256  # a cap on a cluster (tasks cap useful parallelism: one per input partition)
 # The partitions of releases before process-local ones ("0".."7"): a recovery
@@ -21,8 +21,16 @@ def process_part(process: int) -> str:
     return f"p{process:03d}"
 
 
-class EdgeSink(FixedPartitionedSink[OutRecord, None]):
-    """Items are `(key, OutRecord)`; a process's records go to its own partition.
+def flatten(items: list[list[OutRecord]]) -> list[OutRecord]:
+    """The records of a sink batch's items (a task run's records each), in order."""
+    if len(items) == 1:
+        return items[0]
+    return [record for records in items for record in records]
+
+
+class EdgeSink(FixedPartitionedSink[list[OutRecord], None]):
+    """Items are `(key, [OutRecord, ...])`, one per task run; a process's records go to
+    its own partition.
 
     bytewax moves an item to the worker that is primary for its sink partition,
     pickling it both ways when that is another process: with partitions shared by

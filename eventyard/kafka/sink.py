@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from eventyard.config import KafkaSettings
 from eventyard.kafka.appender import BatchAppender
 from eventyard.kafka.client import kafka_errors
-from eventyard.kafka.edge_sink import EdgeSink
+from eventyard.kafka.edge_sink import EdgeSink, flatten
 from eventyard.kafka.meter import OutMeter
 from eventyard.kafka.partitioner import KeyHashPartitioner
 from eventyard.kafka.pool import SharedClients
@@ -42,7 +42,7 @@ def _producer(settings: KafkaSettings) -> KafkaProducer:
 ProducerPool: SharedClients[KafkaProducer] = SharedClients(_producer, lambda producer: producer.close())
 
 
-class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
+class KafkaSinkPartition(StatefulSinkPartition[list[OutRecord], None]):
     def __init__(self, settings: KafkaSettings, pipeline: str) -> None:
         self._settings = settings
         self._producer = ProducerPool.acquire(settings)
@@ -53,9 +53,10 @@ class KafkaSinkPartition(StatefulSinkPartition[OutRecord, None]):
     def _failed(self, exc: BaseException) -> None:
         self._failure = self._failure or exc
 
-    def write_batch(self, values: list[OutRecord]) -> None:
-        self._appender.append(values)
-        self._meter.count(values)
+    def write_batch(self, values: list[list[OutRecord]]) -> None:
+        records = flatten(values)
+        self._appender.append(records)
+        self._meter.count(records)
 
     def snapshot(self) -> None:
         self._producer.flush()

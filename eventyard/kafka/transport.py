@@ -46,7 +46,7 @@ def describe(settings: KafkaSettings) -> str:
 
 
 def make_sink(settings: KafkaSettings, pipeline: str, process: int = 0,
-              processes: int = 1) -> FixedPartitionedSink[OutRecord, None]:
+              processes: int = 1) -> FixedPartitionedSink[list[OutRecord], None]:
     """The sink of worker process `process` of `processes` (it writes what that process made)."""
     _log.info("kafka transport: %s", describe(settings))
     if settings.client == "confluent":

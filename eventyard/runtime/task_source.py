@@ -36,7 +36,7 @@ __all__ = ["TaskSource", "TaskPartition", "task_part", "parse_task_part"]
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, OutRecord]
+Item = tuple[str, list[OutRecord]]  # one per task run: its records, in order
 ReaderFactory = Callable[[str, int, int | None], PartitionReader]
 TaskFactory = Callable[[int, dict[str, Any] | None], Task]
 
@@ -85,7 +85,9 @@ class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         out = task.run(now_ms)
         self._busy = busy or bool(out)
         self._latency.observe(time.perf_counter() - started)
-        return [("", record) for record in out]
+        # One item for the run's records, not one per record: bytewax's per-item work
+        # (part_fn, routing, batching) was per output record.
+        return [("", out)] if out else []
 
     def next_awake(self) -> datetime | None:
         if self._busy:

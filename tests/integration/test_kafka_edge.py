@@ -44,7 +44,7 @@ def test_records_round_trip_with_headers_offsets_input_time_and_metrics(broker, 
             OutRecord("edge", b"k3", None, (("eventyard.type", b"Shipped"),))]
     sink = make_sink(settings, pipeline)
     writer = sink.build_part("out", sink.list_parts()[0], None)
-    writer.write_batch(sent)
+    writer.write_batch([sent])
     writer.snapshot()  # flushes: everything is on the broker after this
     writer.close()
 
@@ -76,7 +76,7 @@ def test_lag_counts_what_is_left_behind_a_partial_read(broker, transport):
     create_topics(settings, ["lagging"])
     sink = make_sink(settings, pipeline)
     writer = sink.build_part("out", "0", None)
-    writer.write_batch([OutRecord("lagging", b"k", b"%d" % n) for n in range(500)])
+    writer.write_batch([[OutRecord("lagging", b"k", b"%d" % n) for n in range(500)]])
     writer.snapshot()
     writer.close()
     reader = make_partition_reader(settings, "lagging", 0, None, pipeline)

@@ -18,7 +18,7 @@ def test_a_batch_wakes_the_sender_once_and_every_record_arrives(broker):
     sink = make_sink(settings, "wakeups")
     part = sink.build_part("out", sink.list_parts()[0], None)
     try:
-        part.write_batch([OutRecord("commands", b"warm", b"0"), OutRecord("events", b"warm", b"0")])
+        part.write_batch([[OutRecord("commands", b"warm", b"0"), OutRecord("events", b"warm", b"0")]])
         part.snapshot()  # metadata of both topics known from here on
 
         sender = part._producer._sender
@@ -27,7 +27,7 @@ def test_a_batch_wakes_the_sender_once_and_every_record_arrives(broker):
         sender.wakeup = lambda: (woken.append(1), real())  # counts the wake-ups that happen
         try:
             batch = [OutRecord(("commands", "events")[n % 2], f"order-{n}".encode(), b"%d" % n) for n in range(200)]
-            part.write_batch(batch)  # 16 partitions: 16 new producer batches
+            part.write_batch([batch])  # 16 partitions: 16 new producer batches
         finally:
             del sender.wakeup
         assert len(woken) == 1

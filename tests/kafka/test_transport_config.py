@@ -97,7 +97,7 @@ def test_eventyard_run_says_what_to_install_before_starting_workers(make_setting
 def test_producer_batches_follow_kafka_batch_bytes_on_both_transports(broker):
     from eventyard.kafka.sink import ProducerPool
 
-    assert KafkaSettings().batch_bytes == 1 << 20  # kafka-python's own 16 KB split outputs into dozens of requests
+    assert KafkaSettings().batch_bytes == 1_000_000  # kafka-python's own 16 KB split outputs into dozens of requests
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, batch_bytes=256 << 10)
     assert producer_config(settings)["batch.size"] == 256 << 10
     producer = ProducerPool.acquire(settings)
