@@ -6,11 +6,13 @@ Runs in the task before any operator, so bad input never reaches workflow state.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import SchemaValidator
 
 from eventyard.core.values import quick_init
 from eventyard.observe import metrics
@@ -51,15 +53,21 @@ class EnvelopeReader:
 
     def __init__(self, catalog: EventCatalog) -> None:
         self._catalog = catalog
-        self._typed = _typed_envelopes(catalog.inputs())
+        typed = _typed_envelopes(catalog.inputs())
+        # pydantic-core's own validate_json, not TypeAdapter's wrapper around it (a
+        # Python frame and its keyword arguments per event); the adapter if its
+        # validator is not built yet (a placeholder that builds on first use).
+        self._validate_json: Callable[[bytes], Envelope] | None = (
+            None if typed is None else
+            typed.validator.validate_json if isinstance(typed.validator, SchemaValidator) else typed.validate_json)
 
     def one_pass(self, value: bytes) -> Envelope | None:
         """The envelope, its `payload` the validated model, if one pass accepts the
         bytes (`_typed_envelopes`); None: read it in two steps to say what is wrong."""
-        if self._typed is None:
+        if self._validate_json is None:
             return None
         try:
-            return self._typed.validate_json(value)  # type: ignore[no-any-return]
+            return self._validate_json(value)
         except ValidationError:
             return None
 
