@@ -71,38 +71,39 @@ class _RecordOutcome:
 
     def rebind(self, produce_future: FutureProduceResult, index: int) -> None:
         self.index = index
-        produce_future.add_callback(self._completed)
-        produce_future.add_errback(self._on_error)
+        produce_future.add_callback(self.completed)
+        produce_future.add_errback(self.failed)
 
-    def _completed(self, result: tuple[int, int, Callable[[int], BaseException] | None]) -> None:
+    def completed(self, result: tuple[int, int, Callable[[int], BaseException] | None]) -> None:
         record_errors = result[2]  # set when the batch failed (or was aborted), per record
         if record_errors is not None:
             self._on_error(record_errors(self.index))
 
+    def failed(self, exc: BaseException) -> None:
+        self._on_error(exc)
+
 
 class _SinkBatch(ProducerBatch):
-    """A producer batch the appender opened: one callback reports the failure of
-    each record appended to it. The appender appends to no other batch (send()
-    opens plain ones, so does a split); send() may append to this one, and its
-    records report through their own futures."""
+    """A producer batch the appender opened: one callback completes each record
+    appended to it. The appender appends to no other batch (send() opens plain
+    ones, so does a split); send() may append to this one, and its records
+    report through their own futures."""
 
-    def __init__(self, tp: TopicPartition, records: MemoryRecordsBuilder, now: float, on_error: OnError) -> None:
+    def __init__(self, tp: TopicPartition, records: MemoryRecordsBuilder, now: float) -> None:
         super().__init__(tp, records, now=now)
-        self._on_error = on_error
         self.produce_future.add_callback(self._completed)
         self.produce_future.add_errback(self._failed)
 
     def _completed(self, result: tuple[int, int, Callable[[int], BaseException] | None]) -> None:
-        record_errors = result[2]
-        if record_errors is not None:
+        if result[2] is not None:  # nothing to do for records that went out
             for outcome in self._record_futures:
                 if type(outcome) is _RecordOutcome:
-                    self._on_error(record_errors(outcome.index))
+                    outcome.completed(result)
 
     def _failed(self, exc: BaseException) -> None:
         for outcome in self._record_futures:
             if type(outcome) is _RecordOutcome:
-                self._on_error(exc)
+                outcome.failed(exc)
 
 
 def supports(producer: KafkaProducer) -> bool:
@@ -210,8 +211,7 @@ class BatchAppender:
                         timestamp = record.timestamp_ms if record.timestamp_ms is not None else now_ms
                         if batch is None or not self._try_append(batch, record, timestamp, now):
                             batch = _SinkBatch(tp, MemoryRecordsBuilder(
-                                config["message_version"], config["compression_attrs"], config["batch_size"]),
-                                now, self._on_error)
+                                config["message_version"], config["compression_attrs"], config["batch_size"]), now)
                             self._try_append(batch, record, timestamp, now)  # a new batch takes any record
                             queue.append(batch)
                             accumulator._incomplete.add(batch)
