@@ -60,6 +60,11 @@ class StoreMemory:
         self.index_in_cache = index_in_cache
         self._table = BlockBasedOptions()
         self._table.set_block_cache(self.cache)
+        # The outbox is read in sequence order (after a restart, and by expiry),
+        # never by key: no Bloom filter, and its index through the shared cache.
+        self._outbox_table = BlockBasedOptions()
+        self._outbox_table.set_block_cache(self.cache)
+        self._outbox_table.set_cache_index_and_filter_blocks(index_in_cache)
         if bloom_bits_per_key:
             self._table.set_bloom_filter(bloom_bits_per_key, False)
         if index_in_cache:
@@ -82,6 +87,12 @@ class StoreMemory:
         # bottom levels, where the cold bulk of a task's data settles.
         none, lz4 = DBCompressionType.none(), DBCompressionType.lz4()
         opts.set_compression_per_level([none, none, none, lz4, lz4, lz4, lz4])
+
+    def apply_outbox(self, opts: Options) -> None:
+        """Options of a store's outbox column family (state/store.py): the same
+        memtable budget and cache, and a table without a Bloom filter."""
+        self.apply(opts)
+        opts.set_block_based_table_factory(self._outbox_table)
 
 
 _current: StoreMemory | None = None

@@ -131,9 +131,9 @@ class TaskTransaction:
                 batch.delete(key)
             else:
                 batch.put(key, value)
-        seq = self._store.next_outbox_seq
+        seq, family = self._store.next_outbox_seq, self._store.outbox_family
         for value in self._outbox:
-            batch.put(keys.outbox_key(seq), value)
+            batch.put(keys.outbox_key(seq), value, family)
             seq += 1
         self._store.write(batch)
         self._store.next_outbox_seq = seq
