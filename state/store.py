@@ -344,14 +344,17 @@ class TaskStore:
         """A store of a release before the outbox family keeps its entries in the
         default family: move them, in batches that each move entries whole (a crash
         part-way leaves every entry in exactly one of the two)."""
-        moved = 0
-        while chunk := list(itertools.islice(self._scan(keys.OUTBOX_PREFIX), _MOVE_CHUNK)):
+        moved, start = 0, None
+        # Each chunk's scan starts after the last key moved: from the prefix, it would
+        # step over every tombstone the earlier chunks left.
+        while chunk := list(itertools.islice(self._scan(keys.OUTBOX_PREFIX, start), _MOVE_CHUNK)):
             batch = WriteBatch(raw_mode=True)
             for key, value in chunk:
                 batch.put(key, value, self.outbox_family)
                 batch.delete(key)
             self.write(batch)
             moved += len(chunk)
+            start = chunk[-1][0] + b"\x00"
         if moved:
             log.info("task %d: moved %d outbox entries to the outbox column family", self.task, moved)
 
