@@ -358,7 +358,8 @@ class TaskStore:
         if moved:
             log.info("task %d: moved %d outbox entries to the outbox column family", self.task, moved)
 
-    def _scan(self, prefix: bytes, start: bytes | None = None, db: Rdict | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def _scan(self, prefix: bytes, start: bytes | None = None,
+              db: Rdict | None = None) -> Iterator[tuple[bytes, bytes]]:
         it = (db or self._db).iter()
         it.seek(start or prefix)
         while it.valid():
