@@ -104,12 +104,11 @@ class TaskStore:
     outbox key, so appends never read RocksDB.
     """
 
-    def __init__(self, db: Rdict, path: Path, task: int, read_only: bool) -> None:
+    def __init__(self, db: Rdict, path: Path, task: int, read_only: bool, has_family: bool) -> None:
         self._db = db
         self.path = path
         self.task = task
         self.read_only = read_only
-        has_family = OUTBOX_FAMILY in db.list_cf(str(path)) if read_only else True
         self._outbox_db = db.get_column_family(OUTBOX_FAMILY) if has_family else db
         self.outbox_family: ColumnFamily | None = db.get_column_family_handle(OUTBOX_FAMILY) if has_family else None
         if not read_only:
@@ -142,11 +141,11 @@ class TaskStore:
                 "with `eventyard replay` (or set state.rebuild_missing=true to start this task empty)"
             )
         try:
+            families = _families(path, read_only)  # reads the store's MANIFEST: inside the try
             if read_only:
-                db = Rdict(str(path), _options(False), column_families=_families(path, True),
-                           access_type=AccessType.read_only())
+                db = Rdict(str(path), _options(False), column_families=families, access_type=AccessType.read_only())
             else:
-                db = Rdict(str(path), _options(create), column_families=_families(path, False))
+                db = Rdict(str(path), _options(create), column_families=families)
         except Exception as exc:  # rocksdict raises plain Exception
             text = str(exc)
             if "lock" in text.lower():
@@ -159,7 +158,7 @@ class TaskStore:
             ) from None
         global _opened_by
         _opened_by = os.getpid()
-        store = cls(db, path, task, read_only)
+        store = cls(db, path, task, read_only, has_family=bool(families))
         if not read_only and not store.meta:
             store.meta = {"task": task}
             store._db.put(keys.META_KEY, orjson.dumps(store.meta))
@@ -360,7 +359,7 @@ class TaskStore:
 
     def _scan(self, prefix: bytes, start: bytes | None = None,
               db: Rdict | None = None) -> Iterator[tuple[bytes, bytes]]:
-        it = (db or self._db).iter()
+        it = (self._db if db is None else db).iter()
         it.seek(start or prefix)
         while it.valid():
             key = it.key()
@@ -379,7 +378,7 @@ class TaskStore:
         return n
 
     def _last_key(self, prefix: bytes, db: Rdict | None = None) -> bytes | None:
-        it = (db or self._db).iter()
+        it = (self._db if db is None else db).iter()
         it.seek_for_prev(prefix + b"\xff")
         if it.valid() and it.key().startswith(prefix):
             return it.key()
