@@ -23,6 +23,11 @@ from bench.workload import Workload, publish
 __all__ = ["run", "summarize"]
 
 _WARM_EVENTS = 5000
+# The backlog must outlast the sampling window at the fastest rate a worker has
+# shown here (16,520 events/s on a calm box, 2026-12-07; saga_orders * 3 ran out).
+# 40,000 events/s leaves room; an order is ~3.5 events.
+_BACKLOG_EVENTS_PER_S = 40_000
+_EVENTS_PER_ORDER = 3.5
 # Frames on every stack of their thread: 100% inclusive, telling nothing.
 _BOILERPLATE = ("<module> (", "_run_module_as_main (", "_run_code (", "main (eventyard/runtime/worker.py)",
                 "Thread._bootstrap (", "Thread._bootstrap_inner (", "Thread.run (")
@@ -64,7 +69,8 @@ def run(scale: Scale, out_dir: Path) -> tuple[dict[str, float], dict[str, list]]
     raw = out_dir / "profile-order-saga.txt"
     with SagaEnv("profile") as env:
         # Enough backlog that the worker stays busy for the whole sampling window.
-        events = publish(env.bootstrap, Workload(orders=scale.saga_orders * 3).records(), causal=True)
+        orders = int((_WARM_EVENTS + scale.profile_seconds * _BACKLOG_EVENTS_PER_S) / _EVENTS_PER_ORDER)
+        events = publish(env.bootstrap, Workload(orders=orders).records(), causal=True)
         env.start_workers(1)
         # Past start-up: by then every task store is open (recovery.py measures
         # opening them), so the samples are the steady state.
