@@ -124,8 +124,11 @@ class StateSettings(_Section):
     # aggregate, every dedup check) skips the SST files that cannot hold it.
     bloom_bits_per_key: int = Field(default=10, ge=0, le=32)
     # The worker's C heap (glibc only): at most this many malloc arenas (0: glibc's
-    # default, 8 per core), and free heap pages handed back this often (0: never).
+    # default, 8 per core), blocks from this many KB up mmapped and handed back when
+    # freed (0: glibc's threshold, which rises as big blocks are freed), and free
+    # heap pages handed back this often (0: never).
     malloc_arenas: int = Field(default=2, ge=0)
+    malloc_mmap_threshold_kb: int = Field(default=1024, ge=0, le=32 * 1024)
     malloc_trim_interval: Duration = timedelta(seconds=30)
 
 

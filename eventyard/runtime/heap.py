@@ -7,7 +7,16 @@ arena (up to 8 per core) and returns freed pages from the middle of an arena
 only on `malloc_trim`. Measured on a worker holding 40k open workflows: 236 MB
 of heap in 16 arenas for 154 MB in use; one `malloc_trim(0)` gave 44 MB back
 (docs/benchmarks.md, change log). So a worker caps its arenas at start and
-trims on a timer. Elsewhere than glibc both are no-ops.
+trims on a timer. Elsewhere than glibc these are no-ops.
+
+glibc also raises its mmap threshold each time a large mmapped block is freed
+(up to 32 MB), after which big blocks come from the arenas and stay there after
+they are freed, until a trim. A worker pins the threshold at 1 MB, so blocks from
+that size up go straight back to the OS when freed: at 1M open workflows the
+worker's RSS before a trim fell from 234-241 to 216-218 MB. Not lower: at 128 KB
+(glibc's starting value) it fell to 202 MB, but the producer's ~1 MB batch buffers
+were then mapped and unmapped per batch, +8% CPU per event (docs/benchmarks.md,
+change log).
 """
 
 from __future__ import annotations
@@ -19,11 +28,12 @@ from datetime import timedelta
 
 from eventyard.libc import libc
 
-__all__ = ["limit_arenas", "trim", "HeapTrimmer"]
+__all__ = ["limit_arenas", "pin_mmap_threshold", "trim", "HeapTrimmer"]
 
 log = logging.getLogger(__name__)
 
-_M_ARENA_MAX = -8  # mallopt parameter, glibc's malloc.h
+_M_ARENA_MAX = -8  # mallopt parameters, glibc's malloc.h
+_M_MMAP_THRESHOLD = -3
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -38,6 +48,15 @@ def limit_arenas(count: int) -> bool:
     if libc is None or count <= 0:
         return False
     return bool(libc.mallopt(_M_ARENA_MAX, count))
+
+
+def pin_mmap_threshold(size: int) -> bool:
+    """Blocks of `size` bytes or more are mmapped (returned to the OS when freed),
+    and glibc stops raising that threshold (0: glibc's dynamic default); False if not glibc."""
+    libc = _libc()
+    if libc is None or size <= 0:
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, size))
 
 
 def trim() -> bool:

@@ -23,7 +23,7 @@ from eventyard.core.native import hot_path
 from eventyard.importing import project_on_path
 from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
-from eventyard.runtime.heap import HeapTrimmer, limit_arenas
+from eventyard.runtime.heap import HeapTrimmer, limit_arenas, pin_mmap_threshold
 from eventyard.runtime.peers import CUT_OFF, PeerWatch, receiving_threads
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_flow
@@ -121,6 +121,7 @@ def _main(argv: list[str] | None = None) -> int:
         settings = definition.settings(args.config)
         # Before RocksDB's and bytewax's threads exist, so none gets an arena past the cap.
         limit_arenas(settings.state.malloc_arenas)
+        pin_mmap_threshold(settings.state.malloc_mmap_threshold_kb << 10)
         HeapTrimmer(settings.state.malloc_trim_interval).start()
         flow = build_flow(definition, settings, process, len(addresses) if addresses else 1)
         if settings.metrics.port is not None:

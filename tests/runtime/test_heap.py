@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from eventyard.runtime.heap import HeapTrimmer, _libc, limit_arenas, trim
+from eventyard.runtime.heap import HeapTrimmer, _libc, limit_arenas, pin_mmap_threshold, trim
 
 glibc = pytest.mark.skipif(_libc() is None, reason="glibc's malloc only")
 
@@ -27,6 +27,32 @@ ctypes.CDLL("libc.so.6").malloc_stats()
 """
 
 
+# A 4 MB block freed (glibc then raises its mmap threshold past it, unless it is
+# pinned), then 20 blocks of 512 KB: how many more bytes are mmapped after them.
+_BIG_BLOCKS = """
+import ctypes, sys
+from eventyard.runtime.heap import pin_mmap_threshold
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+pin_mmap_threshold(int(sys.argv[1]))
+libc.free(libc.malloc(4 << 20))
+before = libc.mallinfo2().hblkhd
+blocks = [libc.malloc(512 << 10) for _ in range(20)]
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+def _mmapped_after_a_big_free(threshold: int) -> int:
+    done = subprocess.run([sys.executable, "-c", _BIG_BLOCKS, str(threshold)], capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout)
+
+
 def _arenas(limit: int) -> int:
     done = subprocess.run([sys.executable, "-c", _THREADS, str(limit)], capture_output=True,
                           text=True, check=True)
@@ -40,8 +66,18 @@ def test_arena_cap_keeps_threads_in_the_capped_arenas():
 
 
 @glibc
+def test_a_pinned_mmap_threshold_keeps_big_blocks_out_of_the_heap():
+    # glibc's default: the freed 4 MB block raised the threshold, so the 512 KB
+    # blocks come from the heap (held by it after they are freed, until a trim)
+    assert _mmapped_after_a_big_free(0) < 512 << 10
+    # pinned: each is its own mapping, handed back to the OS when freed
+    assert _mmapped_after_a_big_free(128 << 10) >= 20 * (512 << 10)
+
+
+@glibc
 def test_limit_and_trim_report_they_ran():
     assert limit_arenas(0) is False  # 0 means glibc's default: nothing set
+    assert pin_mmap_threshold(0) is False
     assert trim() is True
 
 
