@@ -34,7 +34,7 @@ def swap_in(rebuilt: Path, live: Path, recovery: Path) -> Path:
     Each rename is atomic. The old directories are kept, named in the return value,
     for the user to delete once satisfied.
     """
-    stamp = time.strftime("%Y%m%dT%H%M%S")
+    stamp = _unused_stamp(live, recovery)
     backup = live.with_name(f"{live.name}.replaced-{stamp}")
     if live.exists():
         live.rename(backup)
@@ -44,6 +44,17 @@ def swap_in(rebuilt: Path, live: Path, recovery: Path) -> Path:
         # the watermarks in the rebuilt stores skip what replay already applied.
         recovery.rename(recovery.with_name(f"{recovery.name}.replaced-{stamp}"))
     return backup
+
+
+def _unused_stamp(live: Path, recovery: Path) -> str:
+    """The time to the second, with a count after it when an earlier swap in the
+    same second took that name (a small replay takes well under a second)."""
+    stamp = base = time.strftime("%Y%m%dT%H%M%S")
+    count = 1
+    while any(p.with_name(f"{p.name}.replaced-{stamp}").exists() for p in (live, recovery)):
+        count += 1
+        stamp = f"{base}-{count}"
+    return stamp
 
 
 def discard(path: Path) -> None:
