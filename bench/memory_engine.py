@@ -21,7 +21,6 @@ The worker adds bytewax, Kafka clients and metrics on top; `python -m bench
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import shutil
 import tempfile
@@ -42,6 +41,7 @@ from eventyard.operators.merge import EventTimeMerge, MergeBounds
 from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
+from eventyard.runtime.heap import malloc_stats, trim as heap_trim
 from eventyard.state import StateDirectory, TaskStore
 from eventyard.state.memory import store_memory
 
@@ -56,31 +56,13 @@ _PROPERTIES = {
 }
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                 "uordblks", "fordblks", "keepcost")]
-
-
 def malloc_mb() -> dict[str, float]:
     """glibc's main-arena-plus-mmap view: what is in use vs what malloc holds (empty if not glibc)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _Mallinfo2
-    except (OSError, AttributeError):
+    stats = malloc_stats()
+    if stats is None:
         return {}
-    info = libc.mallinfo2()
-    return {"malloc.in_use_mb": (info.uordblks + info.hblkhd) / MB,
-            "malloc.free_held_mb": info.fordblks / MB,
-            "malloc.mmapped_mb": info.hblkhd / MB}
-
-
-def _malloc_trim() -> bool:
-    """Hand freed heap pages of every arena back to the OS: what is left is in use."""
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0) or True)
-    except (OSError, AttributeError):
-        return False
+    return {"malloc.in_use_mb": stats.in_use / MB, "malloc.free_held_mb": stats.free_held / MB,
+            "malloc.mmapped_mb": stats.mapped / MB}
 
 
 def rocksdb_mb(stores: list[TaskStore]) -> dict[str, float]:
@@ -159,7 +141,7 @@ def run(checkpoints: list[int], trace: bool = False, trim: bool = False, env: di
             gc.collect()
             time.sleep(2)  # let background flushes settle before reading memory
             rss = process.memory_info().rss / MB
-            trimmed = trim and _malloc_trim()
+            trimmed = trim and heap_trim()
             figures = {"open_workflows": loaded, "rss_mb": rss,
                        "rss_after_malloc_trim_mb": process.memory_info().rss / MB if trimmed else rss,
                        "events_per_s": events / elapsed, "cpu_us_per_event": 1e6 * cpu / events,

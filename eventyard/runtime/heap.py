@@ -24,11 +24,12 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from eventyard.libc import libc
 
-__all__ = ["limit_arenas", "pin_mmap_threshold", "trim", "HeapTrimmer"]
+__all__ = ["limit_arenas", "pin_mmap_threshold", "trim", "malloc_stats", "MallocStats", "HeapTrimmer"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,31 @@ def pin_mmap_threshold(size: int) -> bool:
     if libc is None or size <= 0:
         return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, size))
+
+
+@dataclass(frozen=True)
+class MallocStats:
+    """glibc's view of its main arena and its mapped blocks, in bytes."""
+
+    in_use: int  # handed out: main arena plus mapped blocks
+    free_held: int  # freed but kept by the main arena (a trim hands back what it can)
+    mapped: int  # in blocks mmapped one by one (above the mmap threshold)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_stats() -> MallocStats | None:
+    """glibc's `mallinfo2()`; None where it is missing (not glibc, or older than 2.33)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _Mallinfo2
+    info = libc.mallinfo2()
+    return MallocStats(in_use=info.uordblks + info.hblkhd, free_held=info.fordblks, mapped=info.hblkhd)
 
 
 def trim() -> bool:

@@ -16,6 +16,7 @@ def transport():
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     yield KafkaTCPTransport(net, ours)
+    net.close()
     theirs.close()
     ours.close()
 

@@ -31,19 +31,15 @@ ctypes.CDLL("libc.so.6").malloc_stats()
 # pinned), then 20 blocks of 512 KB: how many more bytes are mmapped after them.
 _BIG_BLOCKS = """
 import ctypes, sys
-from eventyard.runtime.heap import pin_mmap_threshold
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+from eventyard.runtime.heap import malloc_stats, pin_mmap_threshold
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
-libc.mallinfo2.restype = Info
 pin_mmap_threshold(int(sys.argv[1]))
 libc.free(libc.malloc(4 << 20))
-before = libc.mallinfo2().hblkhd
+before = malloc_stats().mapped
 blocks = [libc.malloc(512 << 10) for _ in range(20)]
-print(libc.mallinfo2().hblkhd - before)
+print(malloc_stats().mapped - before)
 """
 
 
