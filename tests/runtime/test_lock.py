@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -57,3 +58,68 @@ def test_a_child_given_the_lock_keeps_it_after_the_parent_let_go(tmp_path):
     finally:
         child.communicate(b"")
     PipelineLock.acquire(tmp_path / "state", "order_saga", "eventyard replay").release()
+
+
+# A run that hands the lock to a worker and ends, as a SIGKILLed `eventyard run`
+# does: the worker keeps the lock until it exits, here when its stdin (the test's
+# pipe) closes.
+HAND_OVER = """
+import subprocess, sys
+from pathlib import Path
+from eventyard.runtime.lock import PipelineLock
+lock = PipelineLock.acquire(Path(sys.argv[1]), "order_saga", "eventyard run")
+worker = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], pass_fds=(lock.fileno(),),
+                          stdout=subprocess.DEVNULL)
+print(worker.pid, flush=True)
+"""
+
+
+@pytest.fixture
+def ended_run(tmp_path):
+    """Runs a holder that ends leaving its worker with the lock; returns (run pid, worker
+    pid, stop the worker)."""
+    read, write = os.pipe()
+    open_ends = [write]
+
+    def stop() -> None:
+        while open_ends:
+            os.close(open_ends.pop())
+
+    run = subprocess.Popen([sys.executable, "-c", HAND_OVER, str(tmp_path / "state")], stdin=read,
+                           stdout=subprocess.PIPE, text=True)
+    os.close(read)
+    worker = int(run.communicate()[0])
+    yield run.pid, worker, stop
+    stop()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_restart_waits_for_the_workers_of_an_ended_run_to_stop(tmp_path, ended_run):
+    run, worker, stop_worker = ended_run
+    acquired: list[PipelineLock] = []
+    waiting = threading.Thread(target=lambda: acquired.append(
+        PipelineLock.acquire(tmp_path / "state", "order_saga", "eventyard run")))
+    waiting.start()
+    assert not acquired and _running(worker)  # still waiting while the worker holds the lock
+    stop_worker()
+    waiting.join()
+    assert acquired, "the restart failed instead of waiting"
+    assert f"pid {os.getpid()}" in lock_path(tmp_path / "state").read_text()
+    acquired[0].release()
+
+
+def test_workers_that_outlast_the_grace_are_named_in_the_refusal(tmp_path, ended_run):
+    run, worker, _ = ended_run
+    with pytest.raises(PipelineLockedError, match=rf"pipeline order_saga is still locked by the worker processes "
+                                                  rf"of eventyard run \(pid {run}, since .*\), which has ended: "
+                                                  r"they did not stop within 0 s \(`fuser -v .*state.lock` lists "
+                                                  r"them\); eventyard replay must wait until they are gone"):
+        PipelineLock.acquire(tmp_path / "state", "order_saga", "eventyard replay", orphans_grace=0.2)
+    assert _running(worker)
