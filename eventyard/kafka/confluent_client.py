@@ -77,6 +77,10 @@ def producer_config(settings: KafkaSettings) -> dict[str, Any]:
         "batch.size": settings.batch_bytes,
         "message.max.bytes": 4 * 1024 * 1024,
         "batch.num.messages": 10000,
+        # Kafka's default partitioner (murmur2, as the Java client and kafka-python),
+        # not librdkafka's CRC32 default: a keyed record must land in the partition, so
+        # the task, that owns its key whichever transport or producer wrote it before.
+        "partitioner": "murmur2_random",
     }
 
 
