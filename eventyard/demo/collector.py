@@ -9,7 +9,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from eventyard.config import KafkaSettings
-from eventyard.kafka.client import source_message
+from eventyard.kafka.client import seek_to_first, source_message
 from eventyard.core.records import SourceMessage
 
 __all__ = ["OutputCollector", "Tally"]
@@ -36,14 +36,15 @@ class OutputCollector:
     distinct event_id once per aggregate (repeats are counted separately)."""
 
     def __init__(self, settings: KafkaSettings, outputs: list[str], dead_letter: str) -> None:
-        self._consumer = KafkaConsumer(**settings.client_options(), enable_auto_commit=False)
+        self._consumer = KafkaConsumer(**settings.client_options(), enable_auto_commit=False,
+                                       auto_offset_reset="earliest")
         self.dead_letter = dead_letter
         parts = []
         for topic in [*outputs, dead_letter]:
             partitions = self._consumer.partitions_for_topic(topic) or set()
             parts += [TopicPartition(topic, p) for p in partitions]
         self._consumer.assign(parts)
-        self._consumer.seek_to_beginning(*parts)
+        seek_to_first(self._consumer, parts)
         self.tally = Tally()
 
     def poll(self, timeout_ms: int = 200) -> list[tuple[str, str, dict[str, object]]]:

@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from eventyard.config import KafkaSettings
 from eventyard.dlq.view import DeadLetterView
 from eventyard.core.errors import TopicMissingError
-from eventyard.kafka.client import caught_up, source_message
+from eventyard.kafka.client import caught_up, seek_to_first, source_message
 
 __all__ = ["DeadLetterReader"]
 
@@ -57,7 +57,7 @@ class DeadLetterReader:
     def seek(self, positions: Mapping[int, int] | None) -> None:
         """Next offsets to read per partition; partitions not named start at the beginning."""
         self._consumer.resume(*self._tps.values())
-        self._consumer.seek_to_beginning(*self._tps.values())
+        seek_to_first(self._consumer, self._tps.values())
         for partition, offset in (positions or {}).items():
             if partition in self._tps:
                 self._consumer.seek(self._tps[partition], offset)

@@ -21,7 +21,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from eventyard.config import KafkaSettings
 from eventyard.core.errors import TopicMissingError
-from eventyard.kafka.client import assign_below_cap, caught_up, source_message
+from eventyard.kafka.client import FIRST_OFFSET, assign_below_cap, caught_up, source_message
 from eventyard.core.records import SourceMessage
 
 __all__ = ["PartitionStream", "SharedFetch", "open_streams", "merged", "read_topic"]
@@ -118,7 +118,7 @@ def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | Non
                 raise TopicMissingError(f"topic {topic!r} does not exist on {settings.bootstrap_servers}")
             tps += [TopicPartition(topic, p) for p in sorted(partitions) if only is None or p in only]
         ends = meta.end_offsets(tps)
-        starts = meta.beginning_offsets(tps)
+        starts = {tp: FIRST_OFFSET for tp in tps}  # not the broker's EARLIEST answer: seek_to_first
         if since_ms is not None:
             # Trust only an answer at or after the time asked for: past the last
             # record real Kafka answers None, the embedded broker offset 0 with
@@ -129,6 +129,7 @@ def open_streams(settings: KafkaSettings, topics: list[str], since_ms: int | Non
     finally:
         meta.close()
     consumer = KafkaConsumer(**settings.client_options(), enable_auto_commit=False,
+                             auto_offset_reset="earliest",  # offset 0 past retention: the log start
                              max_poll_records=_MAX_POLL_RECORDS, fetch_max_wait_ms=_FETCH_MAX_WAIT_MS)
     fetch = SharedFetch(consumer)  # assigns and seeks on its first poll
     return [PartitionStream(fetch, tp, starts[tp], ends[tp], since_ms) for tp in tps]

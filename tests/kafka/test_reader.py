@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
 from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics, reader
@@ -81,3 +81,17 @@ def test_read_topic_reads_partition_by_partition(kafka):
     _produce(kafka, _records(90))
     got = [(m.partition, m.offset) for m in read_topic(kafka, "a")]
     assert got == sorted(got) and len(got) == 45
+
+
+def test_a_read_from_the_beginning_does_not_trust_the_brokers_earliest_offset(kafka, monkeypatch):
+    # The embedded broker once answered ListOffsets EARLIEST with 90 for a partition
+    # whose first record was at 0 (several producers' first batches raced), and a
+    # read from that answer skipped 90 records. Here the client is handed such an
+    # answer for every partition; the read must still start at the first record.
+    _produce(kafka, _records(60))
+    wrong = lambda self, partitions: {tp: 5 for tp in partitions}  # noqa: E731
+    monkeypatch.setattr(KafkaConsumer, "beginning_offsets", wrong)
+    monkeypatch.setattr(KafkaConsumer, "seek_to_beginning",
+                        lambda self, *partitions: [self.seek(tp, 5) for tp in partitions])
+    assert sorted(m.value.decode() for m in read_topic(kafka, "a")) == sorted(
+        f"{t}/{p}/{ts}" for t, p, ts in _records(60) if t == "a")
