@@ -24,7 +24,7 @@ from eventyard.importing import project_on_path
 from eventyard.observe.logs import configure_logging
 from eventyard.runtime.collector import settle_collector
 from eventyard.runtime.heap import HeapTrimmer, limit_arenas, pin_mmap_threshold
-from eventyard.runtime.peers import CUT_OFF, PeerWatch, receiving_threads
+from eventyard.runtime.peers import CUT_OFF, PeerWatch, cluster_threads, receiving_threads
 from eventyard.pipelines import get_pipeline
 from eventyard.runtime.flow import build_flow
 
@@ -54,10 +54,47 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
         # client's close, a bytewax callback) as a traceback or a Rust panic (issue 16).
         return
     _stopping.set()
-    overdue = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
-    overdue.daemon = True  # a clean stop ends the process before it fires
-    overdue.start()
+    _arm_stop_deadline()
     raise KeyboardInterrupt
+
+
+_deadline_armed = threading.Lock()
+
+
+def _arm_stop_deadline() -> None:
+    """End the process STOP_DEADLINE_S after the first stop signal (once)."""
+    if _deadline_armed.acquire(blocking=False):
+        overdue = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
+        overdue.daemon = True  # a clean stop ends the process before it fires
+        overdue.start()
+
+
+def _watch_stop_signals(peers: int) -> None:
+    """A stop signal while the cluster forms ends the worker at once.
+
+    bytewax connects the processes of a cluster in Rust, where Python's signal
+    handler (`_interrupt`) cannot run until every peer is there: a worker asked to
+    stop before its peers came up waited until `eventyard run` killed it (30 s), and
+    would have waited forever without it. Python notes each signal in its wakeup fd
+    even then; this thread reads it. Before the cluster forms no task store is open
+    (they open once the dataflow runs), and ending then is as safe as a crash.
+    Once it runs, the handler stops the worker as before; this only arms the deadline.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while signals := os.read(read, 64):
+            if not {signal.SIGTERM, signal.SIGINT} & set(signals):
+                continue
+            counted = cluster_threads()
+            if counted is not None and counted[1] < peers:  # a send thread per peer once connected
+                log.info("worker %s stopped before its cluster formed", _process)
+                _exit_now(0)
+            _arm_stop_deadline()
+
+    threading.Thread(target=watch, name="eventyard-stop-signals", daemon=True).start()
 
 
 def _stop_overdue() -> None:
@@ -129,6 +166,7 @@ def _main(argv: list[str] | None = None) -> int:
         recovery = RecoveryConfig(str(settings.recovery.dir), settings.recovery.backup_interval)
         log.info("worker %s of %s starting (hot path: %s)", process, settings.name, hot_path())
         if addresses:
+            _watch_stop_signals(len(addresses) - 1)
             PeerWatch(len(addresses) - 1, lambda: _cut_off(process), _stopping.is_set).start()
         settle_collector()
         if addresses and settings.kafka.client == "kafka-python":

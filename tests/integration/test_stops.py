@@ -79,3 +79,23 @@ def test_a_killed_worker_is_reported_with_its_signal_and_run_exits_with_it(live_
     assert code == 128 + signal.SIGKILL, text
     errors = [line for line in text.splitlines() if "eventyard.runtime.supervisor" in line and "ERROR" in line]
     assert len(errors) == 1 and f"worker pid {victim} was killed by SIGKILL; stopping the others" in errors[0], text
+
+
+def test_a_worker_stopped_while_its_cluster_forms_ends_at_once(live_settings, start_pipeline):
+    # Machine 1 of a two-machine cluster whose machine 0 never comes up: its worker
+    # waits in bytewax's connect loop, where Python's signal handler cannot run.
+    # Before, a stop there ended only when `eventyard run` killed the worker (30 s).
+    from eventyard.ports import free_ports
+
+    live_settings()
+    cluster = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    run = start_pipeline(processes=1, args=("--cluster", cluster, "--machine", "1"))
+    deadline = time.monotonic() + 60
+    while "error connecting to worker 0" not in run.log.read_text(errors="replace"):
+        run.check_alive()
+        assert time.monotonic() < deadline, run.log.read_text()
+        time.sleep(0.1)
+    assert run.stop() == 0
+    text = run.log.read_text(errors="replace")
+    assert "worker 1 stopped before its cluster formed" in text, text
+    assert "did not stop" not in text and "Traceback" not in text, text
