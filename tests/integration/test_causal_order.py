@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 PLACED = dict(customer_id="c", amount=10, currency="EUR", items=[{"sku": "s", "quantity": 1}])
 OUTPUT_TOPICS = ("order-commands", "order-events")
-ORDERS = 300
+ORDERS = 1000
 
 
 def _history(n: int, t0: int) -> list[tuple[str, object, int]]:
