@@ -33,6 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.both_transports]
 
 PLACED = dict(customer_id="c", amount=10, currency="EUR", items=[{"sku": "s", "quantity": 1}])
 OUTPUT_TOPICS = ("order-commands", "order-events")
+# Enough that a kill can land before the first epoch commits. At most 1,200: order n
+# happened 50 ms after order n-1, starting a minute ago, and all must be in the past.
 ORDERS = 1000
 
 
