@@ -47,15 +47,34 @@ _stopping = threading.Event()
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # bytewax stops on KeyboardInterrupt; make SIGTERM mean the same.
-    if _stopping.is_set():
+    global _stop_deferred
+    if not _stopping.is_set():
+        _stopping.set()
+        _arm_stop_deadline()
+    elif not _stop_deferred:
         # Already stopping. A stop from a terminal or a service manager signals the
         # whole group, and `eventyard run` then sends SIGTERM too: a second
         # KeyboardInterrupt would land in the middle of the shutdown (a Kafka
         # client's close, a bytewax callback) as a traceback or a Rust panic (issue 16).
         return
-    _stopping.set()
-    _arm_stop_deadline()
+    if frame is not None and frame.f_code is not _main.__code__:
+        # Python code runs here inside bytewax (the only worker of a single-process
+        # run is on the main thread, where handlers run): raised now, bytewax would
+        # report it as an error of `next_batch`, a Rust panic and exit 1. Signal
+        # again a moment later, from another thread (from here the handler would
+        # run again at once, inside itself); once the code returned to bytewax,
+        # whose run loop checks for signals from `_main`'s frame, it raises there.
+        _stop_deferred = True
+        resignal = threading.Timer(_RESIGNAL_S, os.kill, (os.getpid(), signum))
+        resignal.daemon = True
+        resignal.start()
+        return
+    _stop_deferred = False
     raise KeyboardInterrupt
+
+
+_stop_deferred = False
+_RESIGNAL_S = 0.005
 
 
 _deadline_armed = threading.Lock()
@@ -183,6 +202,11 @@ def _main(argv: list[str] | None = None) -> int:
         log.info("worker %s stopped", process)
         return 0
     except Exception as exc:
+        if _stopping.is_set() and _caused_by(exc, KeyboardInterrupt):
+            # bytewax 0.21's single-process run wraps the KeyboardInterrupt of its own
+            # signal check ("signal received") and so misses its special case for it.
+            log.info("worker %s stopped", process)
+            return 0
         # bytewax wraps errors raised in operators; report ours by their message.
         cause = _eventyard_cause(exc)
         if cause is None:
@@ -191,6 +215,16 @@ def _main(argv: list[str] | None = None) -> int:
             log.error("%s", cause)
         return 2
     return 0
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _eventyard_cause(exc: BaseException | None) -> EventyardError | None:
