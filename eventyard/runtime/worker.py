@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -217,24 +218,21 @@ def _main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """An exception and its causes (explicit, else implicit), each once."""
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return True
+        yield exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    return any(isinstance(e, kind) for e in _chain(exc))
 
 
 def _eventyard_cause(exc: BaseException | None) -> EventyardError | None:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, EventyardError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+    return next((e for e in _chain(exc) if isinstance(e, EventyardError)), None)
 
 
 if __name__ == "__main__":
