@@ -44,6 +44,9 @@ STOP_DEADLINE_S = 20.0
 # confluent with 2 processes gained nothing (docs/benchmarks.md).
 CLUSTER_GIL_SWITCH_S = 0.02
 _stopping = threading.Event()
+_stop_deferred = False  # a stop signal met Python code inside bytewax; signalled again
+_RESIGNAL_S = 0.005
+_deadline_armed = threading.Lock()  # taken once: the stop deadline's timer runs
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -72,13 +75,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
         return
     _stop_deferred = False
     raise KeyboardInterrupt
-
-
-_stop_deferred = False
-_RESIGNAL_S = 0.005
-
-
-_deadline_armed = threading.Lock()
 
 
 def _arm_stop_deadline() -> None:
