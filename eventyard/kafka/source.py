@@ -11,7 +11,7 @@ from __future__ import annotations
 from kafka import KafkaConsumer, TopicPartition
 
 from eventyard.config import KafkaSettings
-from eventyard.kafka.client import kafka_errors, source_message
+from eventyard.kafka.client import kafka_errors
 from eventyard.kafka.partition import PartitionReader, missing_input
 from eventyard.kafka.worker_consumer import WorkerConsumers
 from eventyard.core.records import SourceMessage
@@ -35,7 +35,7 @@ class KafkaSourcePartition(PartitionReader):
         super().__init__(settings, topic, partition, pipeline, resume)
 
     def fetch(self) -> list[SourceMessage]:
-        return [source_message(m) for m in self._shared.take(self._tp)]
+        return self._shared.take(self._tp)
 
     def highwater(self) -> int | None:
         return self._shared.highwater(self._tp)

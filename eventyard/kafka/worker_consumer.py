@@ -9,6 +9,10 @@ partition takes its own records from a buffer the shared fetch fills.
 Flow control is the reader's (`assign_below_cap`): a partition whose buffer is
 full leaves the assignment and comes back, at the offset after its buffered
 records, once its buffer is drained to half.
+
+Records arrive as `SourceMessage`s, read out of the fetch responses by
+eventyard.kafka.fetched (or converted after kafka-python read them, on a release
+that module was not checked against).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from collections import deque
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 
 from eventyard.config import KafkaSettings
-from eventyard.kafka.client import assign_below_cap, kafka_errors
+from eventyard.core.records import SourceMessage
+from eventyard.kafka import fetched
+from eventyard.kafka.client import assign_below_cap, kafka_errors, source_message
 from eventyard.kafka.pool import SharedClients
 
 __all__ = ["WorkerConsumer", "WorkerConsumers"]
@@ -43,7 +48,8 @@ class WorkerConsumer:
                 fetch_max_wait_ms=100,
                 metrics_enabled=False,  # kafka-python's own sensors: Eventyard exports its own metrics
             )
-        self._buffers: dict[TopicPartition, deque[ConsumerRecord]] = {}
+        self._converted = not fetched.install(self.consumer)  # records come as ConsumerRecords
+        self._buffers: dict[TopicPartition, deque[SourceMessage]] = {}
         self._next: dict[TopicPartition, int | None] = {}  # offset after the last record fetched
         self._assigned: set[TopicPartition] = set()
 
@@ -69,7 +75,7 @@ class WorkerConsumer:
         return not self._buffers
 
     # -- reading -----------------------------------------------------------------
-    def take(self, tp: TopicPartition) -> list[ConsumerRecord]:
+    def take(self, tp: TopicPartition) -> list[SourceMessage]:
         """Up to max_poll_records of `tp` ready now (fetching for every partition if it
         has none); never blocks."""
         buffer = self._buffers[tp]
@@ -97,11 +103,11 @@ class WorkerConsumer:
     # -- internals ---------------------------------------------------------------------
     def _poll(self) -> None:
         self._reassign()
-        batches: dict[Any, list[ConsumerRecord]] = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
+        batches: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
         for tp, records in batches.items():
             buffer = self._buffers.get(tp)
             if buffer is not None and records:
-                buffer.extend(records)
+                buffer.extend(map(source_message, records) if self._converted else records)
                 self._next[tp] = records[-1].offset + 1
 
     def _reassign(self) -> None:

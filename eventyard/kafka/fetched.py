@@ -1,0 +1,122 @@
+"""Fetched records straight into `SourceMessage`s, for the worker's kafka-python consumer.
+
+kafka-python reads a fetch response's records one at a time in Python (a
+`DefaultRecord` per record, then a `ConsumerRecord`, then Eventyard's
+`SourceMessage`): ~5 us of the worker's thread per input event (benchmarks.md).
+`SourcePartitionRecords` takes the place of its `Fetcher.PartitionRecords` in
+one consumer (`install`): a fetch holding only plain v2 batches (uncompressed,
+no control batch, nothing a read-committed consumer would filter) is read batch
+by batch with `batch_records` (compiled where it was built), each batch's CRC
+checked as kafka-python checks it; any other fetch goes through kafka-python's
+own reader, its records turned into `SourceMessage`s afterwards. Either way
+the consumer's `poll()` returns `SourceMessage`s, with the fetch position, the
+leader epoch and the skipping of records before the fetch offset left to
+kafka-python as before.
+
+Like the appender, this subclasses a kafka-python internal, so it is installed
+only on the releases it was checked against (`SUPPORTED`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import kafka
+from kafka import KafkaConsumer
+from kafka.consumer.fetcher import Fetcher
+from kafka.errors import CorruptRecordError
+from kafka.protocol.consumer.offsets import IsolationLevel
+from kafka.record.default_records import DefaultRecordBase
+from kafka.record.util import calc_crc32c
+
+from eventyard.core.records import SourceMessage
+from eventyard.kafka.client import source_message
+from eventyard.kafka.record_v2 import batch_records
+
+__all__ = ["SourcePartitionRecords", "install", "plain_batches", "SUPPORTED"]
+
+SUPPORTED = ("3.0.",)
+
+_HEADER = DefaultRecordBase.HEADER_STRUCT  # the 61-byte v2 batch header
+_PREFIX = struct.Struct(">qiib")  # base offset, length, leader epoch, magic: where every format agrees
+_LENGTH_END = 12  # a batch's length counts the bytes after its base offset and length
+_CRC_FROM = DefaultRecordBase.ATTRIBUTES_OFFSET
+_NOT_PLAIN = DefaultRecordBase.CODEC_MASK | DefaultRecordBase.CONTROL_MASK
+_LOG_APPEND_TIME = DefaultRecordBase.TIMESTAMP_TYPE_MASK
+_TRANSACTIONAL = DefaultRecordBase.TRANSACTIONAL_MASK
+
+# (start, end, header fields) of one complete batch in a fetch's bytes
+Batch = tuple[int, int, tuple[Any, ...]]
+
+
+def plain_batches(buf: bytes, read_committed: bool = False) -> list[Batch] | None:
+    """The complete batches of `buf` (a trailing partial one left out, as kafka-python
+    leaves it), or None unless every one is a v2 batch this module reads itself."""
+    batches: list[Batch] = []
+    pos, size = 0, len(buf)
+    while pos + _HEADER.size <= size:
+        _, length, _, magic = _PREFIX.unpack_from(buf, pos)
+        end = pos + _LENGTH_END + length
+        if end > size:
+            break
+        if magic != 2 or length < _HEADER.size - _LENGTH_END:
+            return None
+        header = _HEADER.unpack_from(buf, pos)
+        attributes = header[5]
+        if attributes & _NOT_PLAIN or (read_committed and attributes & _TRANSACTIONAL):
+            return None
+        batches.append((pos, end, header))
+        pos = end
+    return batches
+
+
+class SourcePartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
+    """kafka-python's fetched records of one partition, as `SourceMessage`s."""
+
+    def _unpack_records(self, tp: Any, records: Any, key_deserializer: Any,
+                        value_deserializer: Any) -> Iterator[SourceMessage]:
+        buf = records._buffer if type(records._buffer) is bytes else bytes(records._buffer)
+        batches = None
+        if key_deserializer is None and value_deserializer is None:
+            batches = plain_batches(buf, read_committed=self.isolation_level != IsolationLevel.READ_UNCOMMITTED)
+        if batches is None:
+            for record in super()._unpack_records(tp, records, key_deserializer, value_deserializer):
+                yield source_message(record)
+            return
+        topic, partition = tp.topic, tp.partition
+        for start, end, header in batches:
+            base_offset, _, leader_epoch, _, crc, attributes, last_delta, first_ts, max_ts = header[:9]
+            if self.check_crcs and calc_crc32c(memoryview(buf)[start + _CRC_FROM:end]) != crc:
+                raise CorruptRecordError(f"Record batch for partition {tp} at offset {base_offset} failed crc check")
+            self.leader_epoch = leader_epoch
+            try:
+                messages = batch_records(buf, start + _HEADER.size, end, header[12], base_offset, first_ts,
+                                         max_ts if attributes & _LOG_APPEND_TIME else -1, topic, partition,
+                                         SourceMessage)
+            except ValueError as exc:
+                raise CorruptRecordError(f"Record batch for partition {tp} at offset {base_offset}: {exc}") from None
+            self.records_read += len(messages)
+            self.bytes_read += end - start
+            for message in messages:
+                self.next_fetch_offset = message.offset + 1
+                yield message
+            # v2 keeps a batch's last offset even when compaction removed its record:
+            # the next fetch starts after it (as kafka-python's reader does).
+            self.next_fetch_offset = base_offset + last_delta + 1
+        self.drain()
+
+
+def supported() -> bool:
+    return kafka.__version__.startswith(SUPPORTED)
+
+
+def install(consumer: KafkaConsumer) -> bool:
+    """Make `consumer.poll()` return `SourceMessage`s read by this module; False (and
+    nothing changed) on a kafka-python release it was not checked against."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if not supported() or fetcher is None or getattr(fetcher, "PartitionRecords", None) is not Fetcher.PartitionRecords:
+        return False
+    fetcher.PartitionRecords = SourcePartitionRecords
+    return True
