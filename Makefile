@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-pure bench bench-quick clean
 
-$(STAMP): pyproject.toml eventyard/core/_native.pyx eventyard/core/_record_batch.pxi
+$(STAMP): pyproject.toml eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

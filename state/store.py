@@ -179,9 +179,9 @@ class TaskStore:
 
     def transaction(self, grouped: bool = False) -> "TaskTransaction":
         """A transaction; `grouped` ones write only on `flush()` (one batch for many events)."""
-        from eventyard.state.transaction import TaskTransaction
+        from eventyard.state.transaction import new_transaction
 
-        return TaskTransaction(self, grouped)
+        return new_transaction(self, grouped)
 
     def write(self, batch: WriteBatch) -> None:
         self._db.write(batch)

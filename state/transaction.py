@@ -1,12 +1,18 @@
-"""TaskTransaction: the effects of one event (or one timer) in one WriteBatch."""
+"""TaskTransaction: the effects of one event (or one timer) in one WriteBatch.
+
+`new_transaction` makes one: this class, or its compiled twin
+(eventyard/core/_transaction.pxi) where the compiled hot path was built.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from rocksdict import WriteBatch
 
+from eventyard.core.native import choose
 from eventyard.core.records import OutRecord
 from eventyard.state import keys
 from eventyard.state.outbox import encode_entry
@@ -14,7 +20,7 @@ from eventyard.state.outbox import encode_entry
 if TYPE_CHECKING:
     from eventyard.state.store import TaskStore
 
-__all__ = ["TaskTransaction"]
+__all__ = ["TaskTransaction", "new_transaction"]
 
 _DELETED = object()
 
@@ -153,3 +159,8 @@ class TaskTransaction:
         self._watermarks = {}
         self._seen = []
         self._store.forget_cached()
+
+
+# new_transaction(store, grouped): a TaskTransaction, compiled when it can be
+new_transaction: Callable[..., TaskTransaction] = choose(
+    TaskTransaction, "TaskTransaction", WriteBatch, encode_entry, keys.watermark_key, orjson.dumps)
