@@ -71,6 +71,9 @@ def seek_to_first(consumer: KafkaConsumer, tps: Iterable[TopicPartition]) -> Non
     producers' first batches to one partition raced, and a read from there skipped
     every record before it (seen as a CI failure: outputs "missing" from a topic).
     """
+    reset = consumer.config.get("auto_offset_reset")
+    if reset != "earliest":  # offset 0 past retention would then jump to the end, skipping records
+        raise ValueError(f"seek_to_first needs a consumer made with auto_offset_reset='earliest', not {reset!r}")
     for tp in tps:
         consumer.seek(tp, FIRST_OFFSET)
 

@@ -35,7 +35,7 @@ from eventyard.core.records import SourceMessage
 from eventyard.kafka.client import source_message
 from eventyard.kafka.record_v2 import batch_records
 
-__all__ = ["SourcePartitionRecords", "install", "plain_batches", "SUPPORTED"]
+__all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "SUPPORTED"]
 
 SUPPORTED = ("3.0.",)
 
@@ -109,6 +109,7 @@ class SourcePartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
 
 
 def supported() -> bool:
+    """Is the installed kafka-python one this module was checked against?"""
     return kafka.__version__.startswith(SUPPORTED)
 
 

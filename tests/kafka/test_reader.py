@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from eventyard.config import KafkaSettings
 from eventyard.kafka import create_topics, reader
+from eventyard.kafka.client import seek_to_first
 from eventyard.kafka.reader import merged, open_streams, read_topic
 from eventyard.operators.decisions import merge_key
 
@@ -95,3 +96,13 @@ def test_a_read_from_the_beginning_does_not_trust_the_brokers_earliest_offset(ka
                         lambda self, *partitions: [self.seek(tp, 5) for tp in partitions])
     assert sorted(m.value.decode() for m in read_topic(kafka, "a")) == sorted(
         f"{t}/{p}/{ts}" for t, p, ts in _records(60) if t == "a")
+
+
+def test_a_read_from_offset_0_refuses_a_consumer_that_would_jump_to_the_end(kafka):
+    # Offset 0 past retention resets by auto_offset_reset: "latest" would skip every record.
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="latest")
+    try:
+        with pytest.raises(ValueError, match="auto_offset_reset='earliest'"):
+            seek_to_first(consumer, [TopicPartition("a", 0)])
+    finally:
+        consumer.close()
