@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -101,8 +102,10 @@ def _running(pid: int) -> bool:
     return True
 
 
-def test_a_restart_waits_for_the_workers_of_an_ended_run_to_stop(tmp_path, ended_run):
+def test_a_restart_waits_for_the_workers_of_an_ended_run_to_stop(tmp_path, ended_run, caplog):
     run, worker, stop_worker = ended_run
+    caplog.set_level(logging.WARNING, logger="eventyard.runtime.lock")
+    ended = lock_path(tmp_path / "state").read_text().strip()  # "eventyard run (pid N, since T)"
     acquired: list[PipelineLock] = []
     waiting = threading.Thread(target=lambda: acquired.append(
         PipelineLock.acquire(tmp_path / "state", "order_saga", "eventyard run")))
@@ -113,6 +116,11 @@ def test_a_restart_waits_for_the_workers_of_an_ended_run_to_stop(tmp_path, ended
     assert acquired, "the restart failed instead of waiting"
     assert f"pid {os.getpid()}" in lock_path(tmp_path / "state").read_text()
     acquired[0].release()
+    # what docs/operations.md shows an operator
+    assert [r.getMessage() for r in caplog.records if r.name == "eventyard.runtime.lock"] == [
+        f"pipeline order_saga: {ended} has ended but its worker processes still hold the lock; waiting up to 30 s "
+        "for them to stop"]
+    assert ended.startswith(f"eventyard run (pid {run}, since ")
 
 
 def test_workers_that_outlast_the_grace_are_named_in_the_refusal(tmp_path, ended_run):
