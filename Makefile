@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-pure bench bench-quick clean
 
-$(STAMP): pyproject.toml eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi
+$(STAMP): pyproject.toml eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi eventyard/core/_murmur2.pxi
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

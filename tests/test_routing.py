@@ -3,10 +3,12 @@
 import uuid
 
 import pytest
-
+from hypothesis import given
+from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 
-from eventyard.core.routing import derived_event_id, derived_event_ids, murmur2, task_of
+from eventyard.core.routing import (derived_event_id, derived_event_ids, key_partition, key_partition_py, murmur2,
+                                    task_of)
 
 NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
 
@@ -27,3 +29,16 @@ def test_a_keys_task_is_the_partition_kafkas_default_partitioner_picks(key):
     # `state show` finds an aggregate's store by this; producers use the default partitioner.
     assert murmur2(key.encode()) == kafka_murmur2(key.encode())
     assert task_of(key, 12) == (kafka_murmur2(key.encode()) & 0x7FFFFFFF) % 12
+
+
+@given(key=st.binary(max_size=64), partitions=st.integers(1, 1000))
+def test_both_twins_place_a_key_where_kafkas_default_partitioner_does(key, partitions):
+    expected = (kafka_murmur2(key) & 0x7FFFFFFF) % partitions
+    assert key_partition_py(key, partitions) == expected
+    assert key_partition(key, partitions) == expected  # compiled where it was built
+
+
+def test_a_topic_without_partitions_is_refused_by_both_twins():
+    for place in (key_partition_py, key_partition):
+        with pytest.raises(ValueError, match="at least one partition"):
+            place(b"k", 0)

@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["compiled", "hot_path", "choose"]
 
 
-_API = 10  # the version of eventyard/core/_native.pyx this code calls
+_API = 11  # the version of eventyard/core/_native.pyx this code calls
 _OFF = frozenset({"", "0", "false", "no", "off"})
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable
 
 from eventyard.core.native import choose
 
-__all__ = ["murmur2", "task_of", "derived_event_id", "derived_event_ids", "NAMESPACE_BYTES"]
+__all__ = ["murmur2", "key_partition", "key_partition_py", "task_of", "derived_event_id", "derived_event_ids",
+           "NAMESPACE_BYTES"]
 
 # Fixed namespace: output IDs must be identical across processes and restarts.
 _ID_NAMESPACE = uuid.UUID("6f1c7a52-5a53-4c1e-9d4e-0e7a2b9f3c11")
@@ -43,10 +45,25 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+# Outputs reuse one key (the aggregate) several times, and this murmur2 runs in Python.
+_key_hash = functools.lru_cache(maxsize=65_536)(murmur2)
+
+
+def key_partition_py(key: bytes, partitions: int) -> int:
+    """The partition of `key` among `partitions` (0..n-1), as Kafka's default partitioner places it."""
+    if partitions < 1:
+        raise ValueError("a topic has at least one partition")
+    return (_key_hash(key) & 0x7FFFFFFF) % partitions
+
+
+# key_partition(key, partitions): compiled when it can be (every output record asks it)
+key_partition: Callable[[bytes, int], int] = choose(key_partition_py, "key_partition")
+
+
 def task_of(key: str, tasks: int) -> int:
     """The input partition, hence the task, of records keyed `key` when every input
     topic has `tasks` partitions and producers use Kafka's default partitioner."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % tasks
+    return key_partition(key.encode("utf-8"), tasks)
 
 
 def derived_event_id(cause_id: str, index: int) -> str:

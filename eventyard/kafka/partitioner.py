@@ -4,26 +4,19 @@ kafka-python's DefaultPartitioner runs murmur2 in pure Python and sorts the
 topic's partitions for every record: 7% of a kafka-python worker's main thread
 on the order saga (py-spy), whose outputs reuse one key (the aggregate) several
 times. This partitioner gives the same partition for every key (murmur2 as the
-Java client, so a record lands where any other producer would put it) and
-remembers recent keys' hashes.
+Java client, so a record lands where any other producer would put it) with
+`eventyard.core.routing.key_partition` (compiled, or remembering recent keys' hashes).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from kafka.partitioner import DefaultPartitioner
-from kafka.partitioner.default import murmur2
+
+from eventyard.core.routing import key_partition
 
 __all__ = ["KeyHashPartitioner", "key_partition"]
-
-_key_hash = functools.lru_cache(maxsize=65_536)(murmur2)
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition of `key` among `partitions` (numbered 0..n-1), as Kafka's default partitioner places it."""
-    return (_key_hash(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyHashPartitioner(DefaultPartitioner):
