@@ -13,18 +13,19 @@ the consumer's `poll()` returns `SourceMessage`s, with the fetch position, the
 leader epoch and the skipping of records before the fetch offset left to
 kafka-python as before.
 
-Like the appender, this subclasses a kafka-python internal, so it is installed
-only on the releases it was checked against (`SUPPORTED`).
+`waiting_on_fetches` tells the worker's consumer when a `poll()` could hand out
+nothing. Like the appender, this module reads and subclasses kafka-python
+internals, so it acts only on the releases it was checked against (`SUPPORTED`).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import kafka
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
 from kafka.errors import CorruptRecordError
 from kafka.protocol.consumer.offsets import IsolationLevel
@@ -35,7 +36,7 @@ from eventyard.core.records import SourceMessage
 from eventyard.kafka.client import source_message
 from eventyard.kafka.record_v2 import batch_records
 
-__all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "SUPPORTED"]
+__all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "waiting_on_fetches", "SUPPORTED"]
 
 SUPPORTED = ("3.0.",)
 
@@ -120,4 +121,29 @@ def install(consumer: KafkaConsumer) -> bool:
     if not supported() or fetcher is None or getattr(fetcher, "PartitionRecords", None) is not Fetcher.PartitionRecords:
         return False
     fetcher.PartitionRecords = SourcePartitionRecords
+    return True
+
+
+def waiting_on_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> bool:
+    """True when a `poll()` now could hand out nothing: no fetched data is buffered or
+    due to be raised, and every broker leading one of `partitions` (the assigned ones)
+    has a fetch in flight, so poll() would send none either.
+
+    kafka-python's `poll(timeout_ms=0)` would still block on a round trip to its
+    network thread to find that out, and leave behind a timeout exception whose
+    traceback holds the caller's frames, with the batch of records and outputs in
+    them, until the garbage collector finds the cycle (benchmarks.md, session 17).
+    False on a release this module was not checked against: then poll() decides.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not supported():
+        return False
+    if fetcher._completed_fetches or fetcher._next_partition_records \
+            or fetcher._next_in_line_exception_metadata is not None or not fetcher.in_flight_fetches():
+        return False
+    pending, cluster = fetcher._nodes_with_pending_fetch_requests, fetcher._manager.cluster
+    for tp in partitions:
+        leader = cluster.leader_for_partition(tp)
+        if leader is None or leader not in pending:
+            return False
     return True

@@ -103,6 +103,8 @@ class WorkerConsumer:
     # -- internals ---------------------------------------------------------------------
     def _poll(self) -> None:
         self._reassign()
+        if fetched.waiting_on_fetches(self.consumer, self._assigned):
+            return  # nothing to hand out yet; see waiting_on_fetches
         batches: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
         for tp, records in batches.items():
             buffer = self._buffers.get(tp)

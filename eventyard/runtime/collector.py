@@ -12,13 +12,15 @@ interleaved: 175 / 175 / 198 us of Python-thread CPU per event with it, 276 /
 216 / 246 without (busy box). Reference cycles are still collected, only less
 often.
 
-The young threshold was raised from 10,000 to 200,000 (session 17): every young
+The young threshold was raised from 10,000 to 50,000 (session 17): every young
 collection walks the batch's live containers (its records, outputs, the
 transaction's buffers), which survive into the older generation and are walked
-again there; the engine makes no reference cycles per event (a pass of 53,000
-events left none for `gc.collect()` to find), so collecting less often frees
-nothing later. kafka-python 1p, 4 alternated pairs: 63.5/60.4/62.8/77.8 ->
-62.2/58.0/58.1/64.8 us CPU per event (benchmarks.md).
+again there. Garbage waiting for a collection holds memory meanwhile, and the
+worker's used to be large: kafka-python's empty polls left a timeout exception
+whose traceback held the caller's frames, outputs included, until the collector
+found the cycle (at 200,000 that kept ~30 MB; eventyard.kafka.fetched's
+`waiting_on_fetches` now skips those polls). Worker RSS at 100k open workflows,
+10,000 vs 50,000: 148/149 vs 145/151 MB; CPU per event benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import gc
 
 __all__ = ["settle_collector", "YOUNG_THRESHOLD"]
 
-YOUNG_THRESHOLD = 200_000
+YOUNG_THRESHOLD = 50_000
 
 
 def settle_collector() -> None:

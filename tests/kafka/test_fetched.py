@@ -8,6 +8,7 @@ kafka-python's own over generated batches, with both twins of `batch_records`.
 
 from __future__ import annotations
 
+import gc
 import struct
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
-from kafka.errors import CorruptRecordError
+from kafka.errors import CorruptRecordError, KafkaTimeoutError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 from kafka.record.util import calc_crc32c
@@ -183,3 +184,41 @@ def test_the_worker_consumer_reads_what_a_plain_consumer_reads(broker):
         plain.close()
     assert got == expected
     assert all(type(m) is SourceMessage for messages in got.values() for m in messages)
+
+
+@pytest.mark.integration
+def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(broker):
+    # kafka-python's poll() finding nothing while a fetch is in flight raises and
+    # catches a timeout whose traceback holds the caller's frames (a worker's batch
+    # of records and outputs) until the collector finds the cycle. A worker reads
+    # idle partitions all the time: it must not poll then. (The poll that sends the
+    # next fetch still waits on it once per fetch round trip: one such cycle per
+    # round, not one per read.)
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
+    create_topics(settings, ["idle"])
+    tp = TopicPartition("idle", 0)
+    shared = WorkerConsumers.acquire(settings)
+    try:
+        shared.add(tp, 0)
+        deadline = time.monotonic() + 30
+        while not shared.consumer._fetcher.in_flight_fetches():  # the first fetch is out
+            assert time.monotonic() < deadline
+            assert shared.take(tp) == []
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            started, reads = time.monotonic(), 0
+            while time.monotonic() - started < 0.3:  # the broker holds an empty fetch up to 100 ms
+                assert shared.take(tp) == []
+                reads += 1
+            gc.collect()
+            timeouts = [o for o in gc.garbage if isinstance(o, KafkaTimeoutError)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert len(timeouts) * 100 < reads, (len(timeouts), reads)  # before: one per read
+        shared.remove(tp)
+    finally:
+        WorkerConsumers.release(settings)
