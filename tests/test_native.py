@@ -8,7 +8,9 @@ of `eventyard.core._native` is checked against its twin over generated inputs.
 from __future__ import annotations
 
 import enum
+import fnmatch
 import os
+import re
 import uuid
 
 import orjson
@@ -23,6 +25,7 @@ from eventyard.observe import tracing
 from eventyard.operators import context, outputs
 from eventyard.operators.api import RESERVED_FIELDS, Emit
 from eventyard.state import outbox, seen_filter
+from tests.conftest import REPO
 
 try:
     from eventyard.core import _native  # type: ignore[attr-defined]
@@ -308,3 +311,15 @@ def test_a_seen_filter_is_sized_as_its_twin_or_refused(expected, bits_per_key):
             return type(exc).__name__
     compiled, pure = size(_native.SeenFilter), size(seen_filter.PySeenFilter)
     assert compiled == pure or {compiled, pure} <= {"MemoryError", "OverflowError"}
+
+
+def test_the_sdist_ships_every_file_the_compiled_hot_path_includes():
+    # A wheel built from the sdist compiles _native.pyx; a missing include would fail
+    # that build, and the optional extension would fall back to pure Python silently.
+    source = (REPO / "eventyard" / "core" / "_native.pyx").read_text()
+    included = re.findall(r'^include "([^"]+)"', source, re.MULTILINE)
+    assert included, "no include found: is this still how _native.pyx is split?"
+    shipped = [line.split()[1] for line in (REPO / "MANIFEST.in").read_text().splitlines()
+               if line.startswith("include ")]
+    for name in included:
+        assert any(fnmatch.fnmatch(f"eventyard/core/{name}", pattern) for pattern in shipped), name
