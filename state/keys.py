@@ -2,6 +2,10 @@
 
 Fixed-width numbers keep RocksDB's byte order equal to numeric order, so the
 timer index iterates by due time and the outbox by sequence.
+
+The compiled transaction (eventyard/core/_transaction.pxi) builds the instance,
+timer, dedup and outbox keys itself: a change here is a change there too
+(tests/state/test_transaction.py fails until both agree).
 """
 
 from __future__ import annotations

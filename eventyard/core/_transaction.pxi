@@ -9,7 +9,6 @@
 cdef object _TXN_DELETED = object()
 
 
-
 cdef const char *_utf8(object text, Py_ssize_t *size) except NULL:
     """The str's UTF-8 (its own cached copy); raises what str.encode() raises."""
     cdef const char *raw = PyUnicode_AsUTF8AndSize(<str?>text, size)
@@ -20,7 +19,9 @@ cdef const char *_utf8(object text, Py_ssize_t *size) except NULL:
 
 
 cdef bytes _tagged(char tag, long long number, int width, object text, object suffix):
-    """A store key (state/keys.py): tag, the number zero-padded to `width` digits
+    """A store key as state/keys.py lays them out (its tags and widths are spelled here
+    again; tests/state/test_transaction.py compares the stores both paths write):
+    tag, the number zero-padded to `width` digits
     (none for width 0), the text as UTF-8, and NUL + suffix if there is one."""
     cdef char num[32]
     cdef Py_ssize_t tlen = 0, slen = 0, size

@@ -20,7 +20,6 @@ internals, so it acts only on the releases it was checked against (`SUPPORTED`).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,7 +40,6 @@ __all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "w
 SUPPORTED = ("3.0.",)
 
 _HEADER = DefaultRecordBase.HEADER_STRUCT  # the 61-byte v2 batch header
-_PREFIX = struct.Struct(">qiib")  # base offset, length, leader epoch, magic: where every format agrees
 _LENGTH_END = 12  # a batch's length counts the bytes after its base offset and length
 _CRC_FROM = DefaultRecordBase.ATTRIBUTES_OFFSET
 _NOT_PLAIN = DefaultRecordBase.CODEC_MASK | DefaultRecordBase.CONTROL_MASK
@@ -58,14 +56,13 @@ def plain_batches(buf: bytes, read_committed: bool = False) -> list[Batch] | Non
     batches: list[Batch] = []
     pos, size = 0, len(buf)
     while pos + _HEADER.size <= size:
-        _, length, _, magic = _PREFIX.unpack_from(buf, pos)
+        header = _HEADER.unpack_from(buf, pos)  # its first four fields are where every format agrees
+        length, magic, attributes = header[1], header[3], header[5]
         end = pos + _LENGTH_END + length
         if end > size:
             break
         if magic != 2 or length < _HEADER.size - _LENGTH_END:
             return None
-        header = _HEADER.unpack_from(buf, pos)
-        attributes = header[5]
         if attributes & _NOT_PLAIN or (read_committed and attributes & _TRANSACTIONAL):
             return None
         batches.append((pos, end, header))

@@ -222,3 +222,20 @@ def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(
         shared.remove(tp)
     finally:
         WorkerConsumers.release(settings)
+
+
+def _flagged(buf: bytes, mask: int) -> bytes:
+    """`buf` (one batch) with attribute bits `mask` set and its CRC made right again."""
+    data = bytearray(buf)
+    struct.pack_into(">h", data, 21, struct.unpack_from(">h", data, 21)[0] | mask)
+    struct.pack_into(">I", data, 17, calc_crc32c(memoryview(data)[21:]))
+    return bytes(data)
+
+
+def test_control_and_read_committed_transactional_batches_are_left_to_kafka_python():
+    plain = _batch(0, [(0, b"k", b"v", [])])
+    assert fetched.plain_batches(plain) is not None
+    assert fetched.plain_batches(plain + _flagged(_batch(1, [(0, b"k", b"v", [])]), 0x20)) is None  # control
+    transactional = _flagged(_batch(1, [(0, b"k", b"v", [])]), 0x10)
+    assert fetched.plain_batches(plain + transactional) is not None  # read uncommitted: every record is read
+    assert fetched.plain_batches(plain + transactional, read_committed=True) is None  # aborted ones are kafka-python's
