@@ -3,14 +3,15 @@ FROM python:3.11-slim
 # The sources are built in /src and removed: a worker run from a directory that
 # holds them would import them instead of the installed (compiled) package.
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml setup.py MANIFEST.in README.md LICENSE ./
 COPY eventyard ./eventyard
 COPY pipelines ./pipelines
 COPY operators ./operators
 COPY state ./state
 COPY config ./config
-# gcc and OpenSSL's headers build the compiled hot path (eventyard.core._native);
-# removed again after the build, the runtime needs only libssl3, which the image has.
+# gcc and OpenSSL's headers build the compiled hot path (setup.py: eventyard.core._native
+# and the engine's modules); removed again after the build, the runtime needs only
+# libssl3, which the image has.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && pip install --no-cache-dir . \

@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-pure bench bench-quick clean
 
-$(STAMP): pyproject.toml eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi eventyard/core/_murmur2.pxi
+# setup.py compiles the engine's operators/*.py too: an edited one is rebuilt here (until
+# then it runs from source, core/native.py).
+$(STAMP): pyproject.toml setup.py $(wildcard operators/*.py) eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi eventyard/core/_murmur2.pxi
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -55,7 +55,9 @@ def render_section(results: dict[str, Any], plots: list[str] = ()) -> str:
     if profile:
         lines += ["", "### Where the order-saga worker spends its time (py-spy, generated)", "",
                   f"{profile['samples'][0][1]:,} samples of a worker draining a backlog, after start-up. "
-                  "Share of all samples; inclusive counts a function once per stack.", "",
+                  "Share of all samples; inclusive counts a function once per stack. The engine's "
+                  "compiled modules have no Python frame: their time counts as their nearest Python "
+                  "caller's (a worker run with EVENTYARD_PURE_PYTHON=1 shows them).", "",
                   "| self time | % | inclusive | % |", "|---|---|---|---|"]
         for (s_name, s_pct), (i_name, i_pct) in zip(profile["self"], profile["inclusive"]):
             lines.append(f"| `{s_name}` | {s_pct} | `{i_name}` | {i_pct} |")

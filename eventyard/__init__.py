@@ -18,6 +18,11 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from eventyard.core.source_first import install_source_first
+
+# Before any engine module is imported: it decides source or build (core/source_first.py).
+install_source_first()
+
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on use
     from eventyard.config.durations import Duration, parse_duration
     from eventyard.config.settings import EventyardSettings

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-import os
 import re
 import uuid
 
@@ -19,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventyard.core import native, routing
+from eventyard.core.source_first import pure_python_asked
 from eventyard.core.records import OutRecord
 from eventyard.kafka import record_v2
 from eventyard.observe import tracing
@@ -32,7 +32,7 @@ try:
 except ImportError:  # pragma: no cover - only where the build had no compiler or OpenSSL
     _native = None
 
-PURE = os.environ.get("EVENTYARD_PURE_PYTHON", "").strip().lower() not in native._OFF
+PURE = pure_python_asked()
 needs_compiled = pytest.mark.skipif(_native is None, reason="the compiled hot path was not built")
 
 any_text = st.text(st.characters(blacklist_categories=()), max_size=40)  # surrogates included
@@ -323,3 +323,21 @@ def test_the_sdist_ships_every_file_the_compiled_hot_path_includes():
                if line.startswith("include ")]
     for name in included:
         assert any(fnmatch.fnmatch(f"eventyard/core/{name}", pattern) for pattern in shipped), name
+
+
+# -- the engine's modules, compiled from their own source (setup.py) -------------------
+ENGINE_MODULES = ("engine", "task", "workflow_operator", "context", "merge", "decode")
+
+
+def test_the_engine_modules_run_compiled_unless_pure_python_is_asked():
+    import eventyard.operators.engine  # noqa: F401 - imports the rest of the engine
+    import eventyard.operators.task  # noqa: F401
+
+    running = set(native.compiled_modules())
+    engine = {f"eventyard.operators.{name}" for name in ENGINE_MODULES}
+    if PURE:
+        assert not running & engine
+        assert native.hot_path() == "pure Python"
+    elif _native is not None:  # the build had a compiler: it must have compiled them too
+        assert engine <= running, sorted(engine - running)
+        assert native.hot_path() == "compiled"

@@ -1,29 +1,37 @@
-"""Which hot path runs: the compiled one (`eventyard.core._native`) or pure Python.
+"""Which hot path runs: the compiled one or pure Python.
 
-The compiled module is built by `pip install` when a C compiler, the Python headers
-and OpenSSL's headers are there; without them the install still succeeds and the
-pure-Python functions run (same results, more CPU per event). Set
-`EVENTYARD_PURE_PYTHON=1` to run the pure-Python path on purpose (any value but
-empty, 0, false, no or off does); CI runs the tests both ways.
+Two parts are compiled by `pip install` (setup.py) when a C compiler, the Python
+headers and OpenSSL's headers are there: `eventyard.core._native` (typed twins of a
+few functions) and the engine's modules, compiled from their own `.py` source.
+Without a compiler the install still succeeds and everything runs as pure Python
+(same results, more CPU per event). Set `EVENTYARD_PURE_PYTHON=1` to run the
+pure-Python path on purpose (any value but empty, 0, false, no or off does); CI
+runs the tests both ways.
+
+Which of the engine's modules run compiled is decided at import by
+`eventyard.core.source_first`.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import importlib.machinery
+import importlib.util
+import sys
 import warnings
 from types import ModuleType
 from typing import Any
 
-__all__ = ["compiled", "hot_path", "choose"]
+from eventyard.core.source_first import pure_python_asked
+
+__all__ = ["compiled", "hot_path", "choose", "compiled_modules"]
 
 
 _API = 11  # the version of eventyard/core/_native.pyx this code calls
-_OFF = frozenset({"", "0", "false", "no", "off"})
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("EVENTYARD_PURE_PYTHON", "").strip().lower() not in _OFF:
+    if pure_python_asked():
         return None
     try:
         from eventyard.core import _native  # type: ignore[attr-defined]
@@ -40,9 +48,24 @@ def _load() -> ModuleType | None:
 compiled: ModuleType | None = _load()
 
 
+def compiled_modules() -> list[str]:
+    """Eventyard's modules imported so far that run compiled (an extension, not source)."""
+    return sorted(name for name, module in list(sys.modules.items())
+                  if name.startswith("eventyard.") and isinstance(
+                      getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader))
+
+
 def hot_path() -> str:
-    """'compiled' or 'pure Python': logged at worker start and shown by the bench."""
-    return "compiled" if compiled is not None else "pure Python"
+    """'compiled', 'partly compiled (...)' or 'pure Python': logged at worker start,
+    shown by `eventyard --version` and the bench."""
+    spec = importlib.util.find_spec("eventyard.operators.engine")  # through SourceFirst
+    engine = spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader)
+    if compiled is not None and engine:
+        return "compiled"
+    if compiled is None and not engine:
+        return "pure Python"
+    return "partly compiled (" + ("the engine's modules run from source" if compiled is not None
+                                  else "eventyard.core._native is not loaded") + ")"
 
 
 def choose(python: Any, name: str, *leading: Any) -> Any:

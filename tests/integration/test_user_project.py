@@ -20,6 +20,7 @@ them, are never run: the checkout is not importable there, which the test assert
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -42,7 +43,9 @@ from tests.integration.test_dlq_commands import read_topic
 pytestmark = pytest.mark.integration
 
 # What the wheel is built from: the package folders and the metadata files.
-SOURCES = ("pyproject.toml", "README.md", "eventyard", "config", "state", "operators", "pipelines")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "eventyard", "config", "state", "operators", "pipelines")
+# what a build left in this checkout: the wheel must make its own
+BUILD_PRODUCTS = shutil.ignore_patterns("__pycache__", "*.so", "*.c", "*.source-sha256")
 
 
 def build_wheel(work: Path) -> Path:
@@ -50,7 +53,7 @@ def build_wheel(work: Path) -> Path:
     for name in SOURCES:
         origin = REPO / name
         if origin.is_dir():
-            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(origin, source / name, ignore=BUILD_PRODUCTS)
         else:
             source.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, source / name)
@@ -58,6 +61,11 @@ def build_wheel(work: Path) -> Path:
                     "--no-index", "-w", str(work / "dist"), str(source)], check=True, capture_output=True)
     (wheel,) = (work / "dist").glob("eventyard-*.whl")
     return wheel
+
+
+def compiler_here() -> bool:
+    """This checkout's install built the compiled hot path (so a wheel build can too)."""
+    return importlib.util.find_spec("eventyard.core._native") is not None
 
 
 def fresh_venv(work: Path, wheel: Path) -> Path:
@@ -88,6 +96,10 @@ def test_a_scaffolded_project_runs_on_an_installed_wheel(tmp_path: Path, broker,
     where = subprocess.run([str(bin_dir / "python"), "-c", "import eventyard; print(eventyard.__file__)"],
                            cwd=tmp_path, env=clean_env(), capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(venv)), where  # the wheel, not this checkout
+    if compiler_here():  # the wheel compiled the engine and nothing made it fall back to source
+        version = subprocess.run([str(bin_dir / "eventyard"), "--version"], cwd=tmp_path, env=clean_env(),
+                                 capture_output=True, text=True, check=True)
+        assert "(hot path: compiled)" in version.stdout, version.stdout + version.stderr
 
     def eventyard(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(bin_dir / "eventyard"), *args], cwd=project, env=clean_env(**env),
