@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: install demo test test-pure bench bench-quick clean
 
 # setup.py compiles the engine's operators/*.py too: an edited one is rebuilt here (until
-# then it runs from source, core/native.py).
+# then it runs from source: eventyard/core/source_first.py).
 $(STAMP): pyproject.toml setup.py $(wildcard operators/*.py) eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi eventyard/core/_murmur2.pxi
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
