@@ -111,7 +111,7 @@ class StateSettings(_Section):
     sync_at_snapshot: bool = True
     # RocksDB memory per worker process, shared by all its task stores.
     memtable_budget_mb: int = Field(default=64, ge=8)
-    block_cache_mb: int = Field(default=32, ge=8)
+    block_cache_mb: int = Field(default=16, ge=8)
     # Decoded workflow records kept in memory per worker process (a few KB each),
     # shared by its task stores: an event of a recently active aggregate skips a
     # RocksDB read and a JSON decode. 0: none. 5,000 cost the engine nothing

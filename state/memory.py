@@ -35,7 +35,7 @@ MB = 1 << 20
 # Defaults of a budget made without settings (tests, tools); a worker passes its
 # `state.*` settings, whose defaults are the same (eventyard.config.settings).
 DEFAULT_MEMTABLES = 64 * MB
-DEFAULT_BLOCK_CACHE = 32 * MB
+DEFAULT_BLOCK_CACHE = 16 * MB  # 32 until session 18: the worker at 1M open held ~30 MB more (benchmarks.md)
 DEFAULT_RECORDS = 5_000
 
 _MIN_WRITE_BUFFER = 64 << 10
