@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 import fnmatch
 import re
+import sys
 import uuid
+from importlib.machinery import ExtensionFileLoader
 
 import orjson
 import pytest
@@ -329,11 +331,17 @@ def test_the_sdist_ships_every_file_the_compiled_hot_path_includes():
 ENGINE_MODULES = ("engine", "task", "workflow_operator", "context", "merge", "decode")
 
 
+def _running_compiled() -> set[str]:
+    """Eventyard's modules imported so far that run as an extension, not from source."""
+    return {name for name, module in list(sys.modules.items())
+            if name.startswith("eventyard.") and isinstance(getattr(module, "__loader__", None), ExtensionFileLoader)}
+
+
 def test_the_engine_modules_run_compiled_unless_pure_python_is_asked():
     import eventyard.operators.engine  # noqa: F401 - imports the rest of the engine
     import eventyard.operators.task  # noqa: F401
 
-    running = set(native.compiled_modules())
+    running = _running_compiled()
     engine = {f"eventyard.operators.{name}" for name in ENGINE_MODULES}
     if PURE:
         assert not running & engine
@@ -341,3 +349,15 @@ def test_the_engine_modules_run_compiled_unless_pure_python_is_asked():
     elif _native is not None:  # the build had a compiler: it must have compiled them too
         assert engine <= running, sorted(engine - running)
         assert native.hot_path() == "compiled"
+
+
+def test_hot_path_names_the_part_that_is_not_compiled(monkeypatch):
+    # Whichever part runs compiled here, pretend the other one does not (or does).
+    import eventyard.operators.engine  # noqa: F401
+
+    if "eventyard.operators.engine" in _running_compiled():
+        monkeypatch.setattr(native, "compiled", None)
+        assert native.hot_path() == "partly compiled (eventyard.core._native is not loaded)"
+    else:
+        monkeypatch.setattr(native, "compiled", object())
+        assert native.hot_path() == "partly compiled (the engine's modules run from source)"

@@ -17,14 +17,13 @@ from __future__ import annotations
 import functools
 import importlib.machinery
 import importlib.util
-import sys
 import warnings
 from types import ModuleType
 from typing import Any
 
 from eventyard.core.source_first import pure_python_asked
 
-__all__ = ["compiled", "hot_path", "choose", "compiled_modules"]
+__all__ = ["compiled", "hot_path", "choose"]
 
 
 _API = 11  # the version of eventyard/core/_native.pyx this code calls
@@ -46,13 +45,6 @@ def _load() -> ModuleType | None:
 
 
 compiled: ModuleType | None = _load()
-
-
-def compiled_modules() -> list[str]:
-    """Eventyard's modules imported so far that run compiled (an extension, not source)."""
-    return sorted(name for name, module in list(sys.modules.items())
-                  if name.startswith("eventyard.") and isinstance(
-                      getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader))
 
 
 def hot_path() -> str:
