@@ -17,6 +17,7 @@ that module was not checked against).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
@@ -29,6 +30,11 @@ from eventyard.kafka.client import assign_below_cap, kafka_errors, source_messag
 from eventyard.kafka.pool import SharedClients
 
 __all__ = ["WorkerConsumer", "WorkerConsumers"]
+
+# poll() does more than fetch: it drives offset resets and validations (KIP-320: a
+# leader's epoch moved on). poll_without_wait runs only while none is pending as far
+# as it can tell; calling poll() at least this often leaves those checks to it.
+_POLL_EVERY_S = 1.0
 
 
 class WorkerConsumer:
@@ -52,6 +58,7 @@ class WorkerConsumer:
         self._buffers: dict[TopicPartition, deque[SourceMessage]] = {}
         self._next: dict[TopicPartition, int | None] = {}  # offset after the last record fetched
         self._assigned: set[TopicPartition] = set()
+        self._polled = 0.0  # when poll() itself last ran
 
     # -- partitions ----------------------------------------------------------------
     def add(self, tp: TopicPartition, resume: int | None) -> None:
@@ -105,7 +112,13 @@ class WorkerConsumer:
         self._reassign()
         if fetched.waiting_on_fetches(self.consumer, self._assigned):
             return  # nothing to hand out yet; see waiting_on_fetches
-        batches: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
+        batches = None
+        now = time.monotonic()
+        if now - self._polled < _POLL_EVERY_S:  # poll() itself now and then: see _POLL_EVERY_S
+            batches = fetched.poll_without_wait(self.consumer, self._assigned, self._max_records)
+        if batches is None:
+            batches = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
+            self._polled = now
         for tp, records in batches.items():
             buffer = self._buffers.get(tp)
             if buffer is not None and records:

@@ -28,6 +28,7 @@ from eventyard.config import KafkaSettings
 from eventyard.core.records import SourceMessage
 from eventyard.kafka import create_topics, fetched, record_v2
 from eventyard.kafka.client import source_message
+from eventyard.kafka import worker_consumer
 from eventyard.kafka.worker_consumer import WorkerConsumers
 
 try:
@@ -191,9 +192,8 @@ def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(
     # kafka-python's poll() finding nothing while a fetch is in flight raises and
     # catches a timeout whose traceback holds the caller's frames (a worker's batch
     # of records and outputs) until the collector finds the cycle. A worker reads
-    # idle partitions all the time: it must not poll then. (The poll that sends the
-    # next fetch still waits on it once per fetch round trip: one such cycle per
-    # round, not one per read.)
+    # idle partitions all the time: it must not poll then (the next test: nor when a
+    # fetch round ends).
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
     create_topics(settings, ["idle"])
     tp = TopicPartition("idle", 0)
@@ -222,6 +222,75 @@ def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(
         shared.remove(tp)
     finally:
         WorkerConsumers.release(settings)
+
+
+@pytest.mark.integration
+def test_a_partition_read_as_its_records_arrive_leaves_no_timeout_garbage(broker, monkeypatch):
+    # Before each record an empty fetch comes back (the broker holds a fetch 100 ms).
+    # poll(timeout_ms=0) found no records in it, sent the next fetch and waited 0 ms
+    # for that: a timeout per round, whose traceback held the reader's frames (a
+    # worker's batch with them) until a collection. fetched.poll_without_wait sends
+    # the fetch without waiting; poll() itself runs only for the offset reset here.
+    monkeypatch.setattr(worker_consumer, "_POLL_EVERY_S", 3600.0)
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
+    create_topics(settings, ["arriving"])
+    tp = TopicPartition("arriving", 0)
+    producer = KafkaProducer(**settings.client_options())
+    shared = WorkerConsumers.acquire(settings)
+    got: list[SourceMessage] = []
+
+    def send_and_read(n: int) -> None:
+        idle = time.monotonic() + 0.25
+        while time.monotonic() < idle:
+            assert shared.take(tp) == []
+        producer.send(tp.topic, value=b"%d" % n, partition=0)
+        producer.flush()
+        deadline = time.monotonic() + 30
+        while len(got) <= n:
+            assert time.monotonic() < deadline, len(got)
+            got.extend(shared.take(tp))
+
+    try:
+        shared.add(tp, None)  # from the start: an offset reset, which poll() drives
+        send_and_read(0)
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for n in range(1, 11):
+                send_and_read(n)
+            gc.collect()
+            timeouts = [o for o in gc.garbage if isinstance(o, KafkaTimeoutError)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        shared.remove(tp)
+    finally:
+        WorkerConsumers.release(settings)
+        producer.close()
+    assert [m.value for m in got] == [b"%d" % n for n in range(11)]
+    assert timeouts == []  # before: one per record, each round's poll()
+
+
+@pytest.mark.integration
+def test_poll_is_left_to_kafka_python_while_an_offset_reset_is_pending(broker):
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
+    create_topics(settings, ["resetting"])
+    tp = TopicPartition("resetting", 0)
+    consumer = KafkaConsumer(**settings.client_options(), enable_auto_commit=False)
+    try:
+        assert fetched.install(consumer)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        assert fetched.poll_without_wait(consumer, [tp], 10) is None
+        deadline = time.monotonic() + 30
+        while fetched.poll_without_wait(consumer, [tp], 10) is None:  # poll() resets the offset
+            assert time.monotonic() < deadline
+            consumer.poll(timeout_ms=50)
+        assert fetched.poll_without_wait(consumer, [tp], 10) == {}
+    finally:
+        consumer.close()
 
 
 def _flagged(buf: bytes, mask: int) -> bytes:
