@@ -30,6 +30,7 @@ from eventyard.core.records import OutRecord
 from eventyard.kafka.partition import PartitionReader
 from eventyard.observe import metrics
 from eventyard.operators.task import Task
+from eventyard.runtime.collector import collect_between_batches
 from eventyard.runtime.thread_state import keep_thread_state
 
 __all__ = ["TaskSource", "TaskPartition", "task_part", "parse_task_part"]
@@ -60,6 +61,7 @@ class TaskPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         self._latency = metrics.BATCH_LATENCY.labels(pipeline, "task")
 
     def next_batch(self) -> list[Item]:
+        collect_between_batches()  # the last batch's objects are gone: a collection walks few
         try:
             return self._next_batch()
         except Exception:
