@@ -47,7 +47,7 @@ from eventyard.operators.decode import Inbound
 from eventyard.operators.merge import EventTimeMerge, MergeBounds
 from eventyard.operators.task import Task, TaskSettings
 from eventyard.pipelines import get_pipeline
-from eventyard.runtime.collector import settle_collector
+from eventyard.runtime.collector import collect_between_batches, settle_collector
 from eventyard.runtime.flow import budget_store_memory, build_decoder, build_operators
 from eventyard.state import StateDirectory, TaskStore
 
@@ -125,6 +125,8 @@ def measure(work: Path, batches: list[list[SourceMessage]], engine: dict[str, ob
     for batch in batches:
         left[(batch[0].topic, batch[0].partition)] += len(batch)
     for batch in batches:
+        if freeze:
+            collect_between_batches()  # as a worker's task source does before each batch
         if not apply:
             for msg in batch:
                 item = decoder(msg)
