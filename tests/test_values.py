@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventyard.core import native
 from eventyard.core.records import OutRecord, SourceMessage
 from eventyard.core.values import quick_init
 
@@ -54,7 +55,9 @@ def test_a_quick_class_is_still_frozen_and_checks_its_arguments() -> None:
 
 def test_the_engine_values_use_it() -> None:
     for cls in (SourceMessage, OutRecord):
-        assert "__quick_set_0" in cls.__init__.__code__.co_freevars
+        python_init = getattr(cls.__init__, "__wrapped__", cls.__init__)  # behind the compiled one
+        assert "__quick_set_0" in python_init.__code__.co_freevars
+        assert (cls.__init__ is not python_init) == (native.compiled is not None)
     msg = SourceMessage("orders", 0, 7, b"k", b"{}", (), 1)
     assert (msg.topic, msg.offset, msg.timestamp_ms) == ("orders", 7, 1)
     assert OutRecord("t", None, b"v").headers == ()
@@ -97,3 +100,11 @@ def test_what_it_cannot_reproduce_is_refused_at_definition() -> None:
 
             def __init__(self) -> None:
                 object.__setattr__(self, "a", 1)
+
+
+def test_an_init_called_on_another_class_is_refused() -> None:
+    # cls.__init__(other) must not write into another layout's memory (the compiled init stores slots directly)
+    with pytest.raises(TypeError):
+        Quick.__init__(Plain(1), 2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Quick.__init__(object(), 2)  # type: ignore[arg-type]

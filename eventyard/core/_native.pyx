@@ -49,7 +49,7 @@ cdef inline void _hexlify(const unsigned char *md, int nbytes, char *out) noexce
         out[2 * j + 1] = _HEX[md[j] & 15]
 
 
-API = 11  # eventyard.core.native loads only this version (a stale in-place build falls back)
+API = 12  # eventyard.core.native loads only this version (a stale in-place build falls back)
 
 
 def uuid5_ids(bytes namespace not None, object name, Py_ssize_t start, Py_ssize_t stop):
@@ -534,3 +534,4 @@ def record_v2(long long offset_delta, long long timestamp_delta, object key, obj
 include "_record_batch.pxi"
 include "_transaction.pxi"
 include "_murmur2.pxi"
+include "_slot_init.pxi"

@@ -26,7 +26,7 @@ from eventyard.core.source_first import pure_python_asked
 __all__ = ["compiled", "hot_path", "choose"]
 
 
-_API = 11  # the version of eventyard/core/_native.pyx this code calls
+_API = 12  # the version of eventyard/core/_native.pyx this code calls
 
 
 def _load() -> ModuleType | None:
