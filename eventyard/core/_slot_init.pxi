@@ -17,7 +17,8 @@ cdef extern from "Python.h":
 cdef extern from "structmember.h":
     int T_OBJECT_EX
 
-DEF _MAX_SLOTS = 16
+cdef enum:
+    _MAX_SLOTS = 16  # fields a class may have (quick_init's values have at most 7)
 
 
 cdef class _SlotFiller:
@@ -31,6 +32,7 @@ cdef class _SlotFiller:
     cdef int fill(self, object obj, tuple args) except -1:
         cdef Py_ssize_t i, given = len(args)
         cdef PyObject **slot
+        cdef PyObject *old
         cdef object value
         if not PyObject_TypeCheck(obj, self.cls):
             raise TypeError(f"{self.cls_ref.__qualname__}.__init__ needs a {self.cls_ref.__qualname__}, "
@@ -40,9 +42,10 @@ cdef class _SlotFiller:
         for i in range(self.count):
             value = args[i] if i < given else self.defaults[i - self.required]
             slot = <PyObject **>(<char *><void *>obj + self.offsets[i])
+            old = slot[0]
             Py_INCREF(value)
-            Py_XDECREF(slot[0])
             slot[0] = <PyObject *>value
+            Py_XDECREF(old)  # after the store: a finalizer it runs sees the new value
         return 0
 
 

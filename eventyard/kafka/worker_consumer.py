@@ -112,7 +112,7 @@ class WorkerConsumer:
         self._reassign()
         if fetched.waiting_on_fetches(self.consumer, self._assigned):
             return  # nothing to hand out yet; see waiting_on_fetches
-        batches = None
+        batches: dict[TopicPartition, list[Any]] | None = None
         now = time.monotonic()
         if now - self._polled < _POLL_EVERY_S:  # poll() itself now and then: see _POLL_EVERY_S
             batches = fetched.poll_without_wait(self.consumer, self._assigned, self._max_records)
