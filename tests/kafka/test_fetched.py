@@ -11,7 +11,8 @@ from __future__ import annotations
 import gc
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -187,6 +188,24 @@ def test_the_worker_consumer_reads_what_a_plain_consumer_reads(broker):
     assert all(type(m) is SourceMessage for messages in got.values() for m in messages)
 
 
+@contextmanager
+def _timeouts_left_behind() -> Iterator[list[KafkaTimeoutError]]:
+    """The KafkaTimeoutErrors the block leaves as cyclic garbage (the collector is
+    off meanwhile, and keeps what it finds)."""
+    found: list[KafkaTimeoutError] = []
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield found
+        gc.collect()
+        found.extend(o for o in gc.garbage if isinstance(o, KafkaTimeoutError))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
 @pytest.mark.integration
 def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(broker):
     # kafka-python's poll() finding nothing while a fetch is in flight raises and
@@ -204,20 +223,11 @@ def test_reading_an_idle_partition_leaves_no_garbage_holding_the_readers_frames(
         while not shared.consumer._fetcher.in_flight_fetches():  # the first fetch is out
             assert time.monotonic() < deadline
             assert shared.take(tp) == []
-        gc.collect()
-        gc.disable()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
+        with _timeouts_left_behind() as timeouts:
             started, reads = time.monotonic(), 0
             while time.monotonic() - started < 0.3:  # the broker holds an empty fetch up to 100 ms
                 assert shared.take(tp) == []
                 reads += 1
-            gc.collect()
-            timeouts = [o for o in gc.garbage if isinstance(o, KafkaTimeoutError)]
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-            gc.enable()
         assert len(timeouts) * 100 < reads, (len(timeouts), reads)  # before: one per read
         shared.remove(tp)
     finally:
@@ -253,18 +263,9 @@ def test_a_partition_read_as_its_records_arrive_leaves_no_timeout_garbage(broker
     try:
         shared.add(tp, None)  # from the start: an offset reset, which poll() drives
         send_and_read(0)
-        gc.collect()
-        gc.disable()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
+        with _timeouts_left_behind() as timeouts:
             for n in range(1, 11):
                 send_and_read(n)
-            gc.collect()
-            timeouts = [o for o in gc.garbage if isinstance(o, KafkaTimeoutError)]
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-            gc.enable()
         shared.remove(tp)
     finally:
         WorkerConsumers.release(settings)
