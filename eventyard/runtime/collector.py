@@ -48,10 +48,6 @@ def settle_collector() -> None:
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
-    import os
-    if os.environ.get("EY_GC_OLD"):
-        global YOUNG_THRESHOLD; YOUNG_THRESHOLD = 10**9
-        gc.set_threshold(50_000, older, oldest); return
     gc.set_threshold(BACKSTOP_THRESHOLD, older, oldest)
 
 
