@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 # setup.py compiles the engine's operators/*.py too: an edited one is rebuilt here (until
 # then it runs from source: eventyard/core/source_first.py).
-$(STAMP): pyproject.toml setup.py $(wildcard operators/*.py) eventyard/core/_native.pyx eventyard/core/_record_batch.pxi eventyard/core/_transaction.pxi eventyard/core/_murmur2.pxi eventyard/core/_slot_init.pxi
+$(STAMP): pyproject.toml setup.py $(wildcard operators/*.py) eventyard/core/_native.pyx $(wildcard eventyard/core/*.pxi)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

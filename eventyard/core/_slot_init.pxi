@@ -26,16 +26,15 @@ cdef class _SlotFiller:
     cdef Py_ssize_t offsets[_MAX_SLOTS]
     cdef Py_ssize_t count, required
     cdef tuple defaults
-    cdef PyTypeObject *cls
-    cdef object cls_ref
+    cdef type cls
 
     cdef int fill(self, object obj, tuple args) except -1:
         cdef Py_ssize_t i, given = len(args)
         cdef PyObject **slot
         cdef PyObject *old
         cdef object value
-        if not PyObject_TypeCheck(obj, self.cls):
-            raise TypeError(f"{self.cls_ref.__qualname__}.__init__ needs a {self.cls_ref.__qualname__}, "
+        if not PyObject_TypeCheck(obj, <PyTypeObject *>self.cls):
+            raise TypeError(f"{self.cls.__qualname__}.__init__ needs a {self.cls.__qualname__}, "
                             f"not {type(obj).__qualname__}")
         if given < self.required or given > self.count:
             return 1  # the Python __init__ raises the TypeError a dataclass raises
@@ -66,8 +65,7 @@ def slot_init(type cls not None, tuple names not None, tuple defaults not None, 
     filler.count = len(names)
     filler.required = len(names) - len(defaults)
     filler.defaults = defaults
-    filler.cls = <PyTypeObject *>cls
-    filler.cls_ref = cls
+    filler.cls = cls
 
     def __init__(self, *args, **kwargs):
         if kwargs or filler.fill(self, args):

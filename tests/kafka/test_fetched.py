@@ -13,6 +13,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -272,6 +273,41 @@ def test_a_partition_read_as_its_records_arrive_leaves_no_timeout_garbage(broker
         producer.close()
     assert [m.value for m in got] == [b"%d" % n for n in range(11)]
     assert timeouts == []  # before: one per record, each round's poll()
+
+
+@pytest.mark.integration
+def test_the_worker_consumer_still_polls_now_and_then(broker, monkeypatch):
+    # poll() also drives offset validation (KIP-320) and other checks kafka-python
+    # keeps to itself: between its own rounds the consumer reads without it, but it
+    # calls poll() again once _POLL_EVERY_S has passed. The clock here is a stub.
+    now = [1_000.0]
+    monkeypatch.setattr(worker_consumer, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
+    create_topics(settings, ["polled"])
+    tp = TopicPartition("polled", 0)
+    shared = WorkerConsumers.acquire(settings)
+    polls = []
+    real_poll = shared.consumer.poll
+    monkeypatch.setattr(shared.consumer, "poll", lambda **kw: polls.append(kw) or real_poll(**kw))
+    without = []
+    real_without = fetched.poll_without_wait
+    monkeypatch.setattr(fetched, "poll_without_wait", lambda *a: without.append(a) or real_without(*a))
+
+    def read_until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, (len(polls), len(without))
+            assert shared.take(tp) == []
+
+    try:
+        shared.add(tp, 0)
+        read_until(lambda: len(without) >= 3)  # fetch rounds read without poll()
+        assert len(polls) == 1  # the first read's poll() (it sent the first fetch)
+        now[0] += worker_consumer._POLL_EVERY_S
+        read_until(lambda: len(polls) == 2)
+        shared.remove(tp)
+    finally:
+        WorkerConsumers.release(settings)
 
 
 @pytest.mark.integration
