@@ -21,7 +21,7 @@ from bench.scale import Scale
 from bench.workload import INPUT_TOPICS, Workload, publish
 from eventyard.config import KafkaSettings
 
-__all__ = ["run", "kafka_python_messages", "confluent_messages"]
+__all__ = ["run", "kafka_python_messages", "confluent_messages", "plain_loop_on_fresh_broker"]
 
 OUT_TOPIC = "order-commands"
 Message = tuple[bytes | None, bytes | None]  # key, value
@@ -153,6 +153,17 @@ def plain_loop(transport: str, bootstrap: str, expected: int, db_dir: Path) -> t
         return rate, cpu_us
     finally:
         db.close()
+
+
+def plain_loop_on_fresh_broker(transport: str, events: int) -> tuple[float, float]:
+    """`plain_loop` over about `events` order-saga events on a broker of its own."""
+    with SagaEnv("ceiling") as env:
+        published = publish(env.bootstrap, Workload(orders=max(1, events * 10 // 25)).records())
+        db_dir = Path(tempfile.mkdtemp(prefix="bench-ceiling-db-"))
+        try:
+            return plain_loop(transport, env.bootstrap, published, db_dir)
+        finally:
+            shutil.rmtree(db_dir, ignore_errors=True)
 
 
 def consume_only(transport: str, bootstrap: str, expected: int) -> float:

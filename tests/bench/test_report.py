@@ -35,6 +35,22 @@ def test_targets_are_judged_from_figures_of_the_same_run() -> None:
     assert (confluent.figure, confluent.met) == ("not available on this build", None)
 
 
+def test_kafka_python_is_judged_by_the_plain_loop_measured_beside_it() -> None:
+    paired = {"saga.kafka-python.1p.plain": 20_000.0, "saga.kafka-python.1p.ratio_min": 0.41,
+              "saga.kafka-python.1p.ratio_max": 0.52, "saga.kafka-python.1p.pairs": 3,
+              "saga.kafka-python.1p.cpu_ratio": 0.47, "saga.kafka-python.1p.cpu_ratio_min": 0.44,
+              "saga.kafka-python.1p.cpu_ratio_max": 0.51}
+    rows = build_rows({**FIGURES, **paired}, confluent_saga=False)
+    rate = _row(rows, "order saga, kafka-python, 1 process")
+    assert rate.met is False  # 9,000 is 90% of the ceiling step's loop, 45% of the paired one
+    assert rate.figure == ("9,000 vs 20,000 events/s = 45% of its plain loop "
+                           "(median of 3 alternated pairs; all 41%-52%)")
+    assert _row(rows, "CPU per input event").met is False
+    cpu = _row(build_rows({**FIGURES, **paired, "saga.kafka-python.1p.cpu_ratio": 0.5}, confluent_saga=False),
+               "CPU per input event")
+    assert cpu.met is True
+
+
 def test_memory_growth_beyond_30_percent_is_not_met() -> None:
     rows = build_rows({**FIGURES, "memory.large.rss_mb": 270.0}, confluent_saga=False)
     assert _row(rows, "RSS per process, large").met is False
