@@ -35,8 +35,8 @@ from eventyard.core.records import SourceMessage
 from eventyard.kafka.client import source_message
 from eventyard.kafka.record_v2 import batch_records
 
-__all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "waiting_on_fetches", "poll_without_wait",
-           "SUPPORTED"]
+__all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "waiting_on_fetches", "fetched_so_far",
+           "send_fetches", "SUPPORTED"]
 
 SUPPORTED = ("3.0.",)
 
@@ -152,32 +152,48 @@ def waiting_on_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartit
     return True
 
 
-def poll_without_wait(consumer: KafkaConsumer, partitions: Iterable[TopicPartition],
-                      max_records: int) -> dict[TopicPartition, list[Any]] | None:
-    """What `poll(timeout_ms=0, max_records=...)` hands out, without its wait: the
-    records fetched so far, and fetch requests sent to each leader of `partitions`
-    (the assigned ones) that has none in flight. None when poll() has more to do:
-    an offset reset or validation pending, a leader unknown, or a release this
-    module was not checked against.
+# More than a fetch response can hold: a drain takes every record kafka-python fetched.
+_ALL = 1 << 30
 
-    poll(timeout_ms=0) sends the same requests and, when it has no records to hand
-    out, waits 0 ms for their answers, which times out: the timeout exception's
-    traceback holds the caller's frames (see waiting_on_fetches), once per fetch
-    round, until a collection. A worker collected 4,000-17,000 such objects per
-    young collection, a batch's outputs among them (session 19)."""
+
+def fetched_so_far(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[Any]] | None:
+    """Every record the consumer has fetched, handed out without `poll()`'s wait and
+    without its next fetch requests (`send_fetches` sends those). None when poll()
+    has more to do: an offset reset or validation pending for one of `partitions`
+    (the assigned ones), a leader unknown, or a release this module was not checked
+    against.
+
+    poll(timeout_ms=0) hands out the same records and, when it has none, waits 0 ms
+    for the fetches it just sent, which times out: the timeout exception's traceback
+    holds the caller's frames (see waiting_on_fetches), once per fetch round, until
+    a collection. A worker collected 4,000-17,000 such objects per young collection,
+    a batch's outputs among them (session 19).
+
+    All of them, not max_poll_records: a partition that leaves the assignment (its
+    reader's buffer is full) loses what kafka-python still holds of it, and reads it
+    again later. Handed out 500 at a time, a worker received each input byte 2.3
+    times (session 20). kafka-python bounds what it holds: one fetch response per
+    broker, max_partition_fetch_bytes per partition."""
     fetcher = getattr(consumer, "_fetcher", None)
     if fetcher is None or not supported():
         return None
     assignment, cluster = consumer._subscription.assignment, fetcher._manager.cluster
-    pending = fetcher._nodes_with_pending_fetch_requests
-    all_pending = True
     for tp in partitions:
         state = assignment.get(tp)
         leader = cluster.leader_for_partition(tp)
         if state is None or not state.is_fetchable() or leader is None or leader == -1:
             return None
-        all_pending = all_pending and leader in pending
-    records, partial = fetcher.fetched_records(max_records, update_offsets=True)
-    if not partial and not all_pending:
-        fetcher.send_fetches()  # as poll() pipelines the next round
+    records, _ = fetcher.fetched_records(_ALL, update_offsets=True)
     return records  # type: ignore[no-any-return]
+
+
+def send_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
+    """Fetch requests to each broker leading one of `partitions` that has none in
+    flight, as poll() pipelines the next round (it fetches only partitions it holds
+    no records of). Leaves unknown leaders and pending resets to poll()."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not supported():
+        return
+    pending, cluster = fetcher._nodes_with_pending_fetch_requests, fetcher._manager.cluster
+    if any(cluster.leader_for_partition(tp) not in pending for tp in partitions):
+        fetcher.send_fetches()

@@ -8,7 +8,10 @@ partition takes its own records from a buffer the shared fetch fills.
 
 Flow control is the reader's (`assign_below_cap`): a partition whose buffer is
 full leaves the assignment and comes back, at the offset after its buffered
-records, once its buffer is drained to half.
+records, once its buffer is drained to half. Every fetched record is taken into
+the buffers first, so a partition that leaves loses no fetched record: a buffer
+holds at most its cap plus one fetch response (kafka-python's
+max_partition_fetch_bytes, 1 MB by default).
 
 Records arrive as `SourceMessage`s, read out of the fetch responses by
 eventyard.kafka.fetched (or converted after kafka-python read them, on a release
@@ -32,9 +35,11 @@ from eventyard.kafka.pool import SharedClients
 __all__ = ["WorkerConsumer", "WorkerConsumers"]
 
 # poll() does more than fetch: it drives offset resets and validations (KIP-320: a
-# leader's epoch moved on). poll_without_wait runs only while none is pending as far
+# leader's epoch moved on). fetched_so_far runs only while none is pending as far
 # as it can tell; calling poll() at least this often leaves those checks to it.
 _POLL_EVERY_S = 1.0
+# poll() too hands out every record fetched (see fetched.fetched_so_far).
+_DRAIN = 1 << 30
 
 
 class WorkerConsumer:
@@ -112,13 +117,21 @@ class WorkerConsumer:
         self._reassign()
         if fetched.waiting_on_fetches(self.consumer, self._assigned):
             return  # nothing to hand out yet; see waiting_on_fetches
-        batches: dict[TopicPartition, list[Any]] | None = None
         now = time.monotonic()
+        batches = None
         if now - self._polled < _POLL_EVERY_S:  # poll() itself now and then: see _POLL_EVERY_S
-            batches = fetched.poll_without_wait(self.consumer, self._assigned, self._max_records)
+            batches = fetched.fetched_so_far(self.consumer, self._assigned)
         if batches is None:
-            batches = self.consumer.poll(timeout_ms=0, max_records=self._max_records)
+            self._keep(self.consumer.poll(timeout_ms=0, max_records=_DRAIN))
             self._polled = now
+            return
+        self._keep(batches)
+        # Partitions these records filled leave before the next fetches go out: what a
+        # fetch in flight brings for a partition no longer assigned is dropped.
+        self._reassign()
+        fetched.send_fetches(self.consumer, self._assigned)
+
+    def _keep(self, batches: dict[TopicPartition, list[Any]]) -> None:
         for tp, records in batches.items():
             buffer = self._buffers.get(tp)
             if buffer is not None and records:

@@ -240,8 +240,8 @@ def test_a_partition_read_as_its_records_arrive_leaves_no_timeout_garbage(broker
     # Before each record an empty fetch comes back (the broker holds a fetch 100 ms).
     # poll(timeout_ms=0) found no records in it, sent the next fetch and waited 0 ms
     # for that: a timeout per round, whose traceback held the reader's frames (a
-    # worker's batch with them) until a collection. fetched.poll_without_wait sends
-    # the fetch without waiting; poll() itself runs only for the offset reset here.
+    # worker's batch with them) until a collection. fetched.fetched_so_far and
+    # send_fetches send the fetch without waiting; poll() itself runs only for the offset reset here.
     monkeypatch.setattr(worker_consumer, "_POLL_EVERY_S", 3600.0)
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
     create_topics(settings, ["arriving"])
@@ -290,8 +290,8 @@ def test_the_worker_consumer_still_polls_now_and_then(broker, monkeypatch):
     real_poll = shared.consumer.poll
     monkeypatch.setattr(shared.consumer, "poll", lambda **kw: polls.append(kw) or real_poll(**kw))
     without = []
-    real_without = fetched.poll_without_wait
-    monkeypatch.setattr(fetched, "poll_without_wait", lambda *a: without.append(a) or real_without(*a))
+    real_without = fetched.fetched_so_far
+    monkeypatch.setattr(fetched, "fetched_so_far", lambda *a: without.append(a) or real_without(*a))
 
     def read_until(condition: Callable[[], bool]) -> None:
         deadline = time.monotonic() + 30
@@ -320,12 +320,12 @@ def test_poll_is_left_to_kafka_python_while_an_offset_reset_is_pending(broker):
         assert fetched.install(consumer)
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
-        assert fetched.poll_without_wait(consumer, [tp], 10) is None
+        assert fetched.fetched_so_far(consumer, [tp]) is None
         deadline = time.monotonic() + 30
-        while fetched.poll_without_wait(consumer, [tp], 10) is None:  # poll() resets the offset
+        while fetched.fetched_so_far(consumer, [tp]) is None:  # poll() resets the offset
             assert time.monotonic() < deadline
             consumer.poll(timeout_ms=50)
-        assert fetched.poll_without_wait(consumer, [tp], 10) == {}
+        assert fetched.fetched_so_far(consumer, [tp]) == {}
     finally:
         consumer.close()
 
