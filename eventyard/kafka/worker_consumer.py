@@ -62,6 +62,9 @@ class WorkerConsumer:
         self._converted = not fetched.install(self.consumer)  # records come as ConsumerRecords
         self._buffers: dict[TopicPartition, deque[SourceMessage]] = {}
         self._next: dict[TopicPartition, int | None] = {}  # offset after the last record fetched
+        # The latest high watermark of each partition: kafka-python forgets it when the
+        # partition leaves the assignment (its buffer is full), and lag is asked then too.
+        self._highwater: dict[TopicPartition, int] = {}
         self._assigned: set[TopicPartition] = set()
         self._polled = 0.0  # when poll() itself last ran
 
@@ -83,6 +86,7 @@ class WorkerConsumer:
         """Stop reading `tp`; True when no partition is left (the consumer may close)."""
         self._buffers.pop(tp, None)
         self._next.pop(tp, None)
+        self._highwater.pop(tp, None)
         self._reassign()
         return not self._buffers
 
@@ -97,7 +101,9 @@ class WorkerConsumer:
         return [buffer.popleft() for _ in range(count)]
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return self.consumer.highwater(tp) if tp in self._assigned else None
+        if tp in self._assigned:
+            self._remember_highwater(tp)
+        return self._highwater.get(tp)
 
     def position(self, tp: TopicPartition) -> int:
         """Offset of the next record `take(tp)` will return."""
@@ -137,6 +143,12 @@ class WorkerConsumer:
             if buffer is not None and records:
                 buffer.extend(map(source_message, records) if self._converted else records)
                 self._next[tp] = records[-1].offset + 1
+                self._remember_highwater(tp)
+
+    def _remember_highwater(self, tp: TopicPartition) -> None:
+        highwater = self.consumer.highwater(tp)
+        if highwater is not None:
+            self._highwater[tp] = highwater
 
     def _reassign(self) -> None:
         buffered = {tp: len(buffer) for tp, buffer in self._buffers.items()}
