@@ -36,7 +36,7 @@ from eventyard.kafka.client import source_message
 from eventyard.kafka.record_v2 import batch_records
 
 __all__ = ["SourcePartitionRecords", "install", "plain_batches", "supported", "waiting_on_fetches", "fetched_so_far",
-           "send_fetches", "SUPPORTED"]
+           "send_fetches", "ALL_FETCHED", "SUPPORTED"]
 
 SUPPORTED = ("3.0.",)
 
@@ -152,8 +152,8 @@ def waiting_on_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartit
     return True
 
 
-# More than a fetch response can hold: a drain takes every record kafka-python fetched.
-_ALL = 1 << 30
+# More records than a fetch response holds: a drain takes every one kafka-python fetched.
+ALL_FETCHED = 1 << 30
 
 
 def fetched_so_far(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[Any]] | None:
@@ -183,7 +183,7 @@ def fetched_so_far(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]
         leader = cluster.leader_for_partition(tp)
         if state is None or not state.is_fetchable() or leader is None or leader == -1:
             return None
-    records, _ = fetcher.fetched_records(_ALL, update_offsets=True)
+    records, _ = fetcher.fetched_records(ALL_FETCHED, update_offsets=True)
     return records  # type: ignore[no-any-return]
 
 

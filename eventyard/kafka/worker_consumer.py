@@ -38,8 +38,6 @@ __all__ = ["WorkerConsumer", "WorkerConsumers"]
 # leader's epoch moved on). fetched_so_far runs only while none is pending as far
 # as it can tell; calling poll() at least this often leaves those checks to it.
 _POLL_EVERY_S = 1.0
-# poll() too hands out every record fetched (see fetched.fetched_so_far).
-_DRAIN = 1 << 30
 
 
 class WorkerConsumer:
@@ -128,12 +126,16 @@ class WorkerConsumer:
         if now - self._polled < _POLL_EVERY_S:  # poll() itself now and then: see _POLL_EVERY_S
             batches = fetched.fetched_so_far(self.consumer, self._assigned)
         if batches is None:
-            self._keep(self.consumer.poll(timeout_ms=0, max_records=_DRAIN))
+            # poll() too hands out every record fetched (see fetched.fetched_so_far), and
+            # sends the next fetches itself: a partition it filled leaves at once, and
+            # what a fetch in flight brings for it is dropped (at most once a second).
+            self._keep(self.consumer.poll(timeout_ms=0, max_records=fetched.ALL_FETCHED))
             self._polled = now
+            self._reassign()
             return
         self._keep(batches)
-        # Partitions these records filled leave before the next fetches go out: what a
-        # fetch in flight brings for a partition no longer assigned is dropped.
+        # Partitions these records filled leave before the next fetches go out, so
+        # nothing is fetched for them that would be dropped.
         self._reassign()
         fetched.send_fetches(self.consumer, self._assigned)
 
