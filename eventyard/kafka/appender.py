@@ -161,7 +161,9 @@ class BatchAppender:
             return
         metadata = self._producer._metadata
         counts: dict[str, int] = {}
-        placed: dict[TopicPartition, list[OutRecord]] = {}
+        # Keyed by plain (topic, partition) tuples: a TopicPartition (a namedtuple, made
+        # through a Python-level __new__) per record cost ~0.25 us; one per group now.
+        placed: dict[tuple[str, int], list[OutRecord]] = {}
         for record in records:
             count = counts.get(record.topic)
             if count is None:
@@ -176,10 +178,10 @@ class BatchAppender:
                     placed = {}
                 self._send([record])
                 continue
-            tp = TopicPartition(record.topic, key_partition(record.key, count))
-            group = placed.get(tp)
+            where = (record.topic, key_partition(record.key, count))
+            group = placed.get(where)
             if group is None:
-                placed[tp] = [record]
+                placed[where] = [record]
             else:
                 group.append(record)
         if placed:
@@ -221,7 +223,7 @@ class BatchAppender:
             send(record.topic, key=record.key, value=record.value, headers=list(record.headers),
                  timestamp_ms=record.timestamp_ms).add_errback(on_error)
 
-    def _append_placed(self, placed: dict[TopicPartition, list[OutRecord]]) -> None:
+    def _append_placed(self, placed: dict[tuple[str, int], list[OutRecord]]) -> None:
         accumulator = self._producer._accumulator
         config = accumulator.config
         now = time.monotonic()
@@ -229,7 +231,8 @@ class BatchAppender:
         ready = False
         accumulator._appends_in_progress.increment()
         try:
-            for tp, group in placed.items():
+            for where, group in placed.items():
+                tp = TopicPartition(*where)
                 with accumulator._tp_lock(tp):
                     if accumulator._closed:
                         raise IllegalStateError("KafkaProducer already closed!")
