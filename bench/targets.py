@@ -77,7 +77,8 @@ def _kafka_python_rows(f: Figures) -> list[Row]:
         _row(f, "CPU per input event: saga worker vs plain loop (kafka-python)",
              ("saga.kafka-python.1p.cpu_ratio", "saga.kafka-python.1p.cpu_ratio_min",
               "saga.kafka-python.1p.cpu_ratio_max"),
-             lambda r, lo, hi: f"plain loop's CPU per event = {r:.0%} of the worker's (median pair; all {lo:.0%}-{hi:.0%})",
+             lambda r, lo, hi: (f"plain loop's CPU per event = {r:.0%} of the worker's "
+                                f"(median pair; all {lo:.0%}-{hi:.0%})"),
              "same target, robust to a busy machine", lambda r, lo, hi: r >= 0.5,
              "CPU time of all threads of the process; higher % is better"),
     ]

@@ -144,19 +144,22 @@ def waiting_on_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartit
         return False
     if not _nothing_buffered(fetcher) or not fetcher.in_flight_fetches():
         return False
+    return _leaders_fetching(fetcher, partitions)
+
+
+def _leaders_fetching(fetcher: Any, partitions: Iterable[TopicPartition]) -> bool:
+    """Every broker leading one of `partitions` has a fetch in flight (an unknown
+    leader has none)."""
     pending, cluster = fetcher._nodes_with_pending_fetch_requests, fetcher._manager.cluster
-    for tp in partitions:
-        leader = cluster.leader_for_partition(tp)
-        if leader is None or leader not in pending:
-            return False
-    return True
+    return all(cluster.leader_for_partition(tp) in pending for tp in partitions)
 
 
 # More records than a fetch response holds: a drain takes every one kafka-python fetched.
 ALL_FETCHED = 1 << 30
 
 
-def fetched_so_far(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[Any]] | None:
+def fetched_so_far(consumer: KafkaConsumer,
+                   partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[Any]] | None:
     """Every record the consumer has fetched, handed out without `poll()`'s wait and
     without its next fetch requests (`send_fetches` sends those). None when poll()
     has more to do: an offset reset or validation pending for one of `partitions`
@@ -194,6 +197,5 @@ def send_fetches(consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) 
     fetcher = getattr(consumer, "_fetcher", None)
     if fetcher is None or not supported():
         return
-    pending, cluster = fetcher._nodes_with_pending_fetch_requests, fetcher._manager.cluster
-    if any(cluster.leader_for_partition(tp) not in pending for tp in partitions):
+    if not _leaders_fetching(fetcher, partitions):
         fetcher.send_fetches()

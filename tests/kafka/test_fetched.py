@@ -241,7 +241,8 @@ def test_a_partition_read_as_its_records_arrive_leaves_no_timeout_garbage(broker
     # poll(timeout_ms=0) found no records in it, sent the next fetch and waited 0 ms
     # for that: a timeout per round, whose traceback held the reader's frames (a
     # worker's batch with them) until a collection. fetched.fetched_so_far and
-    # send_fetches send the fetch without waiting; poll() itself runs only for the offset reset here.
+    # send_fetches send the fetch without waiting; poll() itself runs only for the
+    # offset reset here.
     monkeypatch.setattr(worker_consumer, "_POLL_EVERY_S", 3600.0)
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=1)
     create_topics(settings, ["arriving"])
