@@ -17,6 +17,7 @@ from eventyard.core.errors import ConfigError, KafkaUnavailableError
 __all__ = ["confluent_kafka", "common_config", "consumer_config", "producer_config", "unavailable"]
 
 _log = logging.getLogger("eventyard.kafka.confluent")
+_PARTITION_FETCH_BYTES = 256 << 10
 
 
 def confluent_kafka() -> ModuleType:
@@ -63,6 +64,10 @@ def consumer_config(settings: KafkaSettings, pipeline: str) -> dict[str, Any]:
         "fetch.queue.backoff.ms": 10,
         # Bound the prefetch queue (one consumer per worker process, every partition).
         "queued.max.messages.kbytes": 16384,
+        # A partition paused over its buffer's cap loses what librdkafka prefetched
+        # for it, fetched again on resume: with 1 MB per partition a worker draining
+        # 27 MB of input received 85-90 MB, with 256 KB 47-50 (docs/benchmarks.md).
+        "max.partition.fetch.bytes": _PARTITION_FETCH_BYTES,
         "queued.min.messages": max(10 * settings.max_poll_records, 10000),
     }
 

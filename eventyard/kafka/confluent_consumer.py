@@ -9,7 +9,9 @@ source partition takes its own records from a buffer the shared `consume()` fill
 Flow control is the kafka-python consumer's rule (`fetch_wanted`) with librdkafka's
 pause/resume: a paused partition's prefetched records are dropped by librdkafka,
 and a resumed one is fetched again from the offset after the last record
-`consume()` returned, which is the offset after its buffer.
+`consume()` returned, which is the offset after its buffer. What a pause drops is
+at most what one fetch of that partition brought, so fetches are kept small
+(`max.partition.fetch.bytes`, confluent_client.py).
 """
 
 from __future__ import annotations

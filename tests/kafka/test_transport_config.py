@@ -50,6 +50,9 @@ def test_consumer_never_commits_and_does_not_stall_and_producer_lingers_as_confi
     consumer = consumer_config(settings, "order_saga")
     assert consumer["enable.auto.commit"] is False and consumer["enable.auto.offset.store"] is False
     assert consumer["fetch.queue.backoff.ms"] == 10  # DESIGN.md 6: 400-500 ms stalls otherwise
+    # What a paused partition drops and fetches again is at most a fetch of it (1 MB by
+    # default: a draining worker received 3x its input, benchmarks.md).
+    assert consumer["max.partition.fetch.bytes"] <= 256 << 10
     assert consumer["auto.offset.reset"] == "latest"
     producer = producer_config(settings)
     assert producer["linger.ms"] == 20 and producer["acks"] == "all"
