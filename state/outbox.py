@@ -13,6 +13,15 @@ The trailing timestamp is there only for records that carry their own event time
 
 Entries written by the first format (they start with `[`) still decode, so a
 store written by an older release re-emits its outbox after an upgrade.
+
+One RocksDB value holds all the entries of one commit (`outbox_value`), keyed by
+the first one's sequence: a worker's commit carries a source batch's outputs, and
+a key per entry cost a WriteBatch put, a memtable insert and a flushed key each
+(benchmarks.md). A value of several entries is a chunk:
+
+    0x02 | count:u32 | (length:u32 | entry)*
+
+a value of one entry is that entry, as releases before chunks wrote every entry.
 """
 
 from __future__ import annotations
@@ -25,13 +34,16 @@ import orjson
 from eventyard.core.native import choose
 from eventyard.core.records import OutRecord
 
-__all__ = ["encode_entry", "decode_entry", "entry_created_ms"]
+__all__ = ["encode_entry", "decode_entry", "entry_created_ms", "outbox_value", "value_entries", "value_count"]
 
 _VERSION = 1
 _HEAD = struct.Struct(">Bq")
 _U16 = struct.Struct(">H")
 _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
+_CHUNK = b"\x02"
+_CHUNK_HEAD = struct.Struct(">cI")
+_U32 = struct.Struct(">I")
 
 
 _NONE = _I32.pack(-1)
@@ -116,3 +128,34 @@ def entry_created_ms(data: bytes) -> int:
     if data[:1] == b"[":
         return int(orjson.loads(data)[0])
     return _HEAD.unpack_from(data, 0)[1]
+
+
+def outbox_value(entries: list[bytes]) -> bytes:
+    """The value storing the encoded `entries` of one commit, in sequence order."""
+    if len(entries) == 1:
+        return entries[0]
+    parts = [_CHUNK_HEAD.pack(_CHUNK, len(entries))]
+    pack = _U32.pack
+    for entry in entries:
+        parts.append(pack(len(entry)))
+        parts.append(entry)
+    return b"".join(parts)
+
+
+def value_entries(data: bytes) -> list[bytes]:
+    """The encoded entries a stored value holds, in sequence order."""
+    if data[:1] != _CHUNK:
+        return [data]
+    _, count = _CHUNK_HEAD.unpack_from(data, 0)
+    entries, at = [], _CHUNK_HEAD.size
+    for _ in range(count):
+        (n,) = _U32.unpack_from(data, at)
+        at += _U32.size
+        entries.append(data[at:at + n])
+        at += n
+    return entries
+
+
+def value_count(data: bytes) -> int:
+    """How many entries (sequence numbers) a stored value holds, without splitting it."""
+    return _CHUNK_HEAD.unpack_from(data, 0)[1] if data[:1] == _CHUNK else 1

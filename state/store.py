@@ -33,7 +33,7 @@ from eventyard.core.errors import StoreCorruptError, StoreLockedError, StoreMiss
 from eventyard.core.records import OutRecord
 from eventyard.state import keys
 from eventyard.state.memory import store_memory
-from eventyard.state.outbox import decode_entry, entry_created_ms
+from eventyard.state.outbox import decode_entry, entry_created_ms, value_count, value_entries
 from eventyard.state.seen_filter import SeenFilter
 
 if TYPE_CHECKING:
@@ -114,10 +114,12 @@ class TaskStore:
         if not read_only:
             self._move_outbox_to_family()
         last = self._last_key(keys.OUTBOX_PREFIX, self._outbox_db)
-        # The newest outbox entry is never expired (see expire), so the sequence only
+        # The newest outbox value is never expired (see expire), so the sequence only
         # grows; a store without one has never emitted (or predates that rule).
         self.has_emitted = last is not None
-        self.next_outbox_seq = keys.parse_outbox_key(last) + 1 if last else 1
+        self.next_outbox_seq = 1
+        if last is not None:
+            self.next_outbox_seq = keys.parse_outbox_key(last) + value_count(self._outbox_db[last])
         self._unsynced = False
         meta = db.get(keys.META_KEY)
         self.meta: dict[str, Any] = orjson.loads(meta) if meta else {}
@@ -304,9 +306,14 @@ class TaskStore:
             yield TimerEntry(*keys.parse_timer_key(key))
 
     def outbox_after(self, seq: int) -> Iterator[OutboxEntry]:
-        for key, value in self._scan(keys.OUTBOX_PREFIX, start=keys.outbox_key(seq + 1), db=self._outbox_db):
-            created_ms, record = decode_entry(value)
-            yield OutboxEntry(keys.parse_outbox_key(key), created_ms, record)
+        # The value holding seq + 1 is keyed at or before it (one value per commit).
+        first = self._last_key(keys.OUTBOX_PREFIX, self._outbox_db, before=keys.outbox_key(seq + 1))
+        for key, value in self._scan(keys.OUTBOX_PREFIX, start=first, db=self._outbox_db):
+            at = keys.parse_outbox_key(key)
+            for n, entry in enumerate(value_entries(value), at):
+                if n > seq:
+                    created_ms, record = decode_entry(entry)
+                    yield OutboxEntry(n, created_ms, record)
 
     def counts(self) -> tuple[int, int]:
         """(stored keys, pending timers), by a key-only scan: for gauges, not hot paths."""
@@ -317,9 +324,10 @@ class TaskStore:
         """Drop outbox entries and dedup marks older than their retention."""
         batch = WriteBatch(raw_mode=True)
         dropped = 0
-        newest = keys.outbox_key(self.next_outbox_seq - 1)  # kept: it carries the outbox sequence
+        newest = self._last_key(keys.OUTBOX_PREFIX, self._outbox_db)  # kept: it carries the outbox sequence
         for key, value in self._scan(keys.OUTBOX_PREFIX, db=self._outbox_db):
-            if dropped >= limit or key == newest or entry_created_ms(value) >= outbox_before_ms:
+            # a value goes when its newest entry is past the retention
+            if dropped >= limit or key == newest or entry_created_ms(value_entries(value)[-1]) >= outbox_before_ms:
                 break
             batch.delete(key, self.outbox_family)
             dropped += 1
@@ -377,9 +385,10 @@ class TaskStore:
             it.next()
         return n
 
-    def _last_key(self, prefix: bytes, db: Rdict | None = None) -> bytes | None:
+    def _last_key(self, prefix: bytes, db: Rdict | None = None, before: bytes | None = None) -> bytes | None:
+        """The last key with `prefix` (at or before `before`, when given)."""
         it = (self._db if db is None else db).iter()
-        it.seek_for_prev(prefix + b"\xff")
+        it.seek_for_prev(before or prefix + b"\xff")
         if it.valid() and it.key().startswith(prefix):
             return it.key()
         return None

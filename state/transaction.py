@@ -15,7 +15,7 @@ from rocksdict import WriteBatch
 from eventyard.core.native import choose
 from eventyard.core.records import OutRecord
 from eventyard.state import keys
-from eventyard.state.outbox import encode_entry
+from eventyard.state.outbox import encode_entry, outbox_value
 
 if TYPE_CHECKING:
     from eventyard.state.store import TaskStore
@@ -137,10 +137,10 @@ class TaskTransaction:
                 batch.delete(key)
             else:
                 batch.put(key, value)
-        seq, family = self._store.next_outbox_seq, self._store.outbox_family
-        for value in self._outbox:
-            batch.put(keys.outbox_key(seq), value, family)
-            seq += 1
+        seq = self._store.next_outbox_seq
+        if self._outbox:  # one value for the commit's entries, keyed by the first's sequence
+            batch.put(keys.outbox_key(seq), outbox_value(self._outbox), self._store.outbox_family)
+            seq += len(self._outbox)
         self._store.write(batch)
         self._store.next_outbox_seq = seq
         self._store.committed(self._instances, self._watermarks, self._seen)
@@ -163,4 +163,4 @@ class TaskTransaction:
 
 # new_transaction(store, grouped): a TaskTransaction, compiled when it can be
 new_transaction: Callable[..., TaskTransaction] = choose(
-    TaskTransaction, "TaskTransaction", WriteBatch, encode_entry, keys.watermark_key, orjson.dumps)
+    TaskTransaction, "TaskTransaction", WriteBatch, encode_entry, outbox_value, keys.watermark_key, orjson.dumps)

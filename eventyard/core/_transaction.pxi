@@ -58,11 +58,12 @@ cdef class TaskTransaction:
     cdef dict _watermarks
     cdef list _seen
     cdef public object min_timer_due
-    cdef object _batch_cls, _encode_entry, _watermark_key, _dumps
+    cdef object _batch_cls, _encode_entry, _outbox_value, _watermark_key, _dumps
 
-    def __init__(self, batch_cls, encode_entry, watermark_key, dumps, store, bint grouped=False):
-        # the first four: bound by the state layer (eventyard.state.transaction.new_transaction)
-        self._batch_cls, self._encode_entry, self._watermark_key, self._dumps = batch_cls, encode_entry, watermark_key, dumps
+    def __init__(self, batch_cls, encode_entry, outbox_value, watermark_key, dumps, store, bint grouped=False):
+        # the first five: bound by the state layer (eventyard.state.transaction.new_transaction)
+        self._batch_cls, self._encode_entry, self._outbox_value = batch_cls, encode_entry, outbox_value
+        self._watermark_key, self._dumps = watermark_key, dumps
         self._store = store
         self._grouped = grouped
         self._writes = {}
@@ -150,10 +151,9 @@ cdef class TaskTransaction:
                 put(key, value)
         store = self._store
         cdef long long seq = store.next_outbox_seq
-        family = store.outbox_family
-        for value in self._outbox:
-            put(_tagged(b"o", seq, 20, None, None), value, family)
-            seq += 1
+        if self._outbox:
+            put(_tagged(b"o", seq, 20, None, None), self._outbox_value(self._outbox), store.outbox_family)
+            seq += len(self._outbox)
         store.write(batch)
         store.next_outbox_seq = seq
         store.committed(self._instances, self._watermarks, self._seen)

@@ -56,6 +56,8 @@ def test_dedup_marks_and_outbox_expire_after_retention(make_store):
     txn.mark_seen("e-old", now_ms=1_000)
     txn.mark_seen("e-new", now_ms=9_000)
     txn.append_outbox(OutRecord("out", None, b"old"), now_ms=1_000)
+    txn.commit()
+    txn = store.transaction()
     txn.append_outbox(OutRecord("out", None, b"new"), now_ms=9_000)
     txn.commit()
     store.expire(outbox_before_ms=5_000, seen_before_ms=5_000)
@@ -69,10 +71,10 @@ def test_the_outbox_sequence_never_goes_back_when_every_entry_has_expired(tmp_pa
     # number; numbering from 1 again would leave new outputs below it, never re-sent.
     path = tmp_path / "task-00002"
     store = TaskStore.open(path, 2, create=True)
-    txn = store.transaction()
     for i in range(3):
+        txn = store.transaction()
         txn.append_outbox(OutRecord("out", None, b"v%d" % i), now_ms=i)
-    txn.commit()
+        txn.commit()
     store.expire(outbox_before_ms=10**15, seen_before_ms=0)  # all older than the retention
     assert [e.record.value for e in store.outbox_after(0)] == [b"v2"]  # the newest is kept
     store.close()

@@ -20,7 +20,7 @@ from rocksdict import WriteBatch
 
 from eventyard.core.records import OutRecord
 from eventyard.state import TaskStore, keys
-from eventyard.state.outbox import encode_entry
+from eventyard.state.outbox import encode_entry, outbox_value
 from eventyard.state.transaction import TaskTransaction
 
 try:
@@ -73,7 +73,7 @@ def test_the_compiled_transaction_writes_what_the_pure_one_writes(make_store: Ca
     n = next(_names)
     stores = [make_store(name=f"pure-{n}"), make_store(name=f"compiled-{n}")]
     txns = [TaskTransaction(stores[0], grouped),
-            _native.TaskTransaction(WriteBatch, encode_entry, keys.watermark_key, orjson.dumps, stores[1], grouped)]
+            _native.TaskTransaction(WriteBatch, encode_entry, outbox_value, keys.watermark_key, orjson.dumps, stores[1], grouped)]
     for op, *args in [*ops, ("flush",)]:
         answers = [_outcome(getattr(txn, op), *args) for txn in txns]
         assert answers[0] == answers[1], op
@@ -86,7 +86,7 @@ def test_the_compiled_transaction_writes_what_the_pure_one_writes(make_store: Ca
 
 @pytest.mark.parametrize("bad", ["\ud800", 7])
 def test_an_id_no_key_can_hold_is_refused_by_both(make_store: Callable[..., TaskStore], bad: Any) -> None:
-    compiled = _native.TaskTransaction(WriteBatch, encode_entry, keys.watermark_key, orjson.dumps,
+    compiled = _native.TaskTransaction(WriteBatch, encode_entry, outbox_value, keys.watermark_key, orjson.dumps,
                                        make_store(name="compiled"), False)
     pure = TaskTransaction(make_store(name="pure"), False)
     errors = []
