@@ -66,7 +66,7 @@ def consumer_config(settings: KafkaSettings, pipeline: str) -> dict[str, Any]:
         "queued.max.messages.kbytes": 16384,
         # A partition paused over its buffer's cap loses what librdkafka prefetched
         # for it, fetched again on resume: with 1 MB per partition a worker draining
-        # 27 MB of input received 85-90 MB, with 256 KB 47-50 (docs/benchmarks.md).
+        # 27 MB of input received 82-91 MB, with 256 KB 47-50 (docs/benchmarks.md).
         "max.partition.fetch.bytes": _PARTITION_FETCH_BYTES,
         "queued.min.messages": max(10 * settings.max_poll_records, 10000),
     }
