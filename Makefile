@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make demo` and `make test`.
-# `make bench` runs the benchmarks on purpose (~30 min; never in CI), `make bench-quick` in ~5.
+# `make bench` runs the benchmarks on purpose (~10 min; never in CI), `make bench-quick` in ~5.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -34,7 +34,8 @@ import orjson
 from eventyard.core.native import choose
 from eventyard.core.records import OutRecord
 
-__all__ = ["encode_entry", "decode_entry", "entry_created_ms", "outbox_value", "value_entries", "value_count"]
+__all__ = ["encode_entry", "decode_entry", "entry_created_ms", "outbox_value", "value_entries", "value_count",
+           "value_created_ms"]
 
 _VERSION = 1
 _HEAD = struct.Struct(">Bq")
@@ -159,3 +160,15 @@ def value_entries(data: bytes) -> list[bytes]:
 def value_count(data: bytes) -> int:
     """How many entries (sequence numbers) a stored value holds, without splitting it."""
     return _CHUNK_HEAD.unpack_from(data, 0)[1] if data[:1] == _CHUNK else 1
+
+
+def value_created_ms(data: bytes) -> int:
+    """When a stored value's newest (last) entry was written, without copying its
+    entries out (for expiry: a value goes once its newest entry is past retention)."""
+    if data[:1] != _CHUNK:
+        return entry_created_ms(data)
+    _, count = _CHUNK_HEAD.unpack_from(data, 0)
+    at = _CHUNK_HEAD.size
+    for _ in range(count - 1):
+        at += _U32.size + _U32.unpack_from(data, at)[0]
+    return entry_created_ms(data[at + _U32.size:at + _U32.size + _HEAD.size])

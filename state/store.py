@@ -33,7 +33,7 @@ from eventyard.core.errors import StoreCorruptError, StoreLockedError, StoreMiss
 from eventyard.core.records import OutRecord
 from eventyard.state import keys
 from eventyard.state.memory import store_memory
-from eventyard.state.outbox import decode_entry, entry_created_ms, value_count, value_entries
+from eventyard.state.outbox import decode_entry, value_count, value_created_ms, value_entries
 from eventyard.state.seen_filter import SeenFilter
 
 if TYPE_CHECKING:
@@ -326,8 +326,7 @@ class TaskStore:
         dropped = 0
         newest = self._last_key(keys.OUTBOX_PREFIX, self._outbox_db)  # kept: it carries the outbox sequence
         for key, value in self._scan(keys.OUTBOX_PREFIX, db=self._outbox_db):
-            # a value goes when its newest entry is past the retention
-            if dropped >= limit or key == newest or entry_created_ms(value_entries(value)[-1]) >= outbox_before_ms:
+            if dropped >= limit or key == newest or value_created_ms(value) >= outbox_before_ms:
                 break
             batch.delete(key, self.outbox_family)
             dropped += 1
